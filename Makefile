@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` (the main job on the embedded default) and `make test`.
+# Each does its own set-up in .venv (idempotent).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.air_nb-installed
+DEMO_DIR ?= runs/demo
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test sync-check nbtest pytest bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): setup.py settings.ini
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The exact torch pair lies on this machine's disk; a looser pin downloads several GB.
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev]'
+	# The offline 64 px face DCGAN (weights inside the wheel); its own requirements would pull a second torch.
+	$(PY) -m pip install -q --no-deps gan-face-generate==1.1.1
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m air_nb.demo --out $(DEMO_DIR)
+
+# notebooks and library must agree: exporting and cleaning may not change the tree
+sync-check: setup
+	@before="$$(git status --porcelain | sort; git diff | md5sum)"; \
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(PY) tools/readme.py; \
+	after="$$(git status --porcelain | sort; git diff | md5sum)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "notebooks and library out of sync: run nbdev_export and nbdev_clean, then commit"; \
+	  git status --short; exit 1; fi; \
+	echo "notebooks and library in sync"
+
+test: setup
+	@set -o pipefail; rc=0; \
+	$(MAKE) --no-print-directory sync-check || rc=1; \
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --junitxml=.pytest-report.xml tests/ || rc=1; \
+	$(PY) tests/summary.py .pytest-report.xml $$rc; exit $$rc
+
+bench: setup
+	$(PY) -m air_nb.bench

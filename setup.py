@@ -1,0 +1,32 @@
+"""Packaging for air_nb. Metadata comes from settings.ini (nbdev 2); dependencies are listed here."""
+from configparser import ConfigParser
+from pathlib import Path
+from setuptools import setup, find_packages
+
+cfg = ConfigParser(delimiters=["="])
+cfg.read(Path(__file__).parent / "settings.ini")
+cfg = cfg["DEFAULT"]
+
+requirements = [
+    "torch>=2.1", "torchvision>=0.16", "open_clip_torch>=2.24,<4", "safetensors>=0.4",
+    "numpy", "pillow", "tqdm", "matplotlib", "seaborn", "pandas", "scipy",
+    "ipywidgets", "papermill>=2.5", "ipykernel", "torchmetrics>=1.4", "kmedoids>=0.5",
+]
+# nbdev 3 refuses settings.ini: nbdev 2 is pinned with the fastcore/execnb releases it works with.
+dev_requirements = [
+    "nbdev==2.4.14", "fastcore>=1.12,<1.13", "execnb>=0.1.14,<0.2",
+    "pytest>=8", "pytest-xdist", "jupytext>=1.16", "nbformat",
+]
+
+setup(
+    name=cfg["lib_name"], version=cfg["version"], description=cfg["description"],
+    long_description=(Path(__file__).parent / "README.md").read_text() if (Path(__file__).parent / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    author=cfg["author"], author_email=cfg["author_email"], license="Apache-2.0",
+    url=cfg["git_url"], python_requires=">=" + cfg["min_python"],
+    packages=find_packages(include=["air_nb", "air_nb.*"]),
+    package_data={"air_nb": ["weights/*", "assets/*"]}, include_package_data=True,
+    install_requires=requirements, extras_require={"dev": dev_requirements},
+    entry_points={"nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
+    zip_safe=False,
+)

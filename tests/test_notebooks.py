@@ -1,0 +1,18 @@
+"""Every numbered notebook in nbs/ runs top to bottom under nbdev_test (one test each).
+
+The papermill notebooks (train, evaluate, ...) need parameters and are run by their own tests."""
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+NOTEBOOKS = sorted(p.name for p in NBS.glob("[0-9]*.ipynb")) + ["index.ipynb"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_runs(notebook):
+    nbdev_test = Path(sys.executable).with_name("nbdev_test")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    res = subprocess.run([str(nbdev_test), "--path", str(NBS / notebook), "--do_print"],
+                         capture_output=True, text=True, env=env, cwd=NBS.parent, timeout=1800)
+    assert res.returncode == 0, f"{notebook} failed under nbdev_test:\n{res.stdout[-6000:]}\n{res.stderr[-6000:]}"
