@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test sync-check nbtest pytest bench clean-runs
+.PHONY: setup demo test sync-check bench
 
 setup: $(STAMP)
 
@@ -25,8 +25,16 @@ $(STAMP): setup.py settings.ini
 	$(PY) -m pip install -q --no-deps gan-face-generate==1.1.1
 	touch $(STAMP)
 
+# Photo -> Sketch in the shapes world, NADA and AIR side by side; each run folder gets an executed report notebook.
+DEMO_PRESET ?= shapes-photo-to-sketch
 demo: setup
-	$(PY) -m air_nb.demo --out $(DEMO_DIR)
+	@mkdir -p $(DEMO_DIR)
+	@for m in nada air; do \
+	  echo "== $(DEMO_PRESET), method $$m -> $(DEMO_DIR)/$$m"; \
+	  $(BIN)/papermill nbs/train.ipynb $(DEMO_DIR)/$$m.ipynb -k python3 --progress-bar \
+	    -p preset $(DEMO_PRESET) -p method $$m -p out_dir $(DEMO_DIR)/$$m || exit 1; \
+	done
+	@echo "reports: $(DEMO_DIR)/nada.ipynb $(DEMO_DIR)/air.ipynb; run folders: $(DEMO_DIR)/nada $(DEMO_DIR)/air"
 
 # notebooks and library must agree: exporting and cleaning may not change the tree
 sync-check: setup

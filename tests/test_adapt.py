@@ -1,0 +1,107 @@
+"""The adaptation loop's contracts: resume equals an uninterrupted run, Ctrl-C leaves a resumable checkpoint,
+NaN stops with a clear message, and run folders refuse mismatched settings."""
+import os, signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from air_nb.core import ConfigError, load_json
+from air_nb.generators import Generator, load_generator
+from air_nb.losses import tiny_random_clip
+from air_nb.adapt import adapt, AdaptationDiverged, resolve_config, ADAPT_PRESETS
+
+
+def tiny_generator(seed=0):
+    torch.manual_seed(seed)
+    return Generator.from_config({"arch": "stylegan2", "resolution": 32, "z_dim": 32, "w_dim": 32, "n_mapping": 2,
+                                  "channel_base": 256, "channel_max": 32})
+
+
+SETTING = dict(source="photo", target="sketch", clip_model="tiny-random", iterations=10, t_int=0.2, prompt_latents=16,
+               prompt_steps=4, n_samples=3, templates="single", progress=False, device="cpu")
+
+
+def run(out_dir, clip=None, G=None, **kw):
+    return adapt(generator=G or tiny_generator(), clip=clip or tiny_random_clip(), **{**SETTING, **kw}, out_dir=str(out_dir))
+
+
+def same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(prompt_scheme="source", auto_layer_k=2, checkpoint_every=3), dict(method="nada")])
+def test_resume_equals_uninterrupted(tmp_path, extra):
+    full = run(tmp_path / "full", **extra)
+    part = run(tmp_path / "resumed", stop_after=7, **extra)
+    assert len(part.history) == 7 and not (tmp_path / "resumed" / "generator_ema.safetensors").exists()
+    resumed = run(tmp_path / "resumed", **extra)
+    assert same_weights(full.generator, resumed.generator)
+    assert [h["loss"] for h in full.history] == [h["loss"] for h in resumed.history]
+    assert [p["prompt"] for p in full.prompts] == [p["prompt"] for p in resumed.prompts]
+    assert same_weights(load_generator(tmp_path / "resumed"), full.generator)
+    assert not same_weights(full.generator, tiny_generator())          # training did move the generator
+
+
+def test_run_folder_contents(tmp_path):
+    r = run(tmp_path / "run")
+    out = tmp_path / "run"
+    cfg = load_json(out / "config.json")
+    assert cfg["method"] == "air" and cfg["resolved"]["thresh_iter"] == 6 and cfg["resolved"]["interval_iter"] == 2
+    assert (out / "losses.csv").read_text().count("\n") == 11
+    prompts = load_json(out / "prompts.json")
+    assert len(prompts["anchors"]) == 4 and all(len(a["nearest"]) == 4 for a in prompts["anchors"])
+    assert load_json(out / "timings.json")["iterations"] == 10
+    assert len(list((out / "samples").glob("*.png"))) >= 2
+    assert len(list((out / "checkpoints").glob("*.pt"))) <= 2
+
+
+def test_keyboard_interrupt_leaves_resumable_checkpoint(tmp_path):
+    full = run(tmp_path / "full")
+    clip = tiny_random_clip()
+    original, calls = clip.encode_image, {"n": 0}
+
+    def encode_and_interrupt(images, normalize=True):
+        calls["n"] += 1
+        if calls["n"] == 12: os.kill(os.getpid(), signal.SIGINT)     # arrives in the middle of an iteration
+        return original(images, normalize)
+
+    clip.encode_image = encode_and_interrupt
+    with pytest.raises(KeyboardInterrupt, match="resumable checkpoint"):
+        run(tmp_path / "int", clip=clip)
+    assert list((tmp_path / "int" / "checkpoints").glob("*.pt"))
+    resumed = run(tmp_path / "int")
+    assert same_weights(full.generator, resumed.generator)
+
+
+def test_nan_stops_with_message_and_keeps_checkpoint(tmp_path):
+    clip = tiny_random_clip()
+    original, calls = clip.encode_image, {"n": 0}
+
+    def encode_nan_later(images, normalize=True):
+        calls["n"] += 1
+        f = original(images, normalize)
+        return f * float("nan") if calls["n"] > 10 else f
+
+    clip.encode_image = encode_nan_later
+    with pytest.raises(AdaptationDiverged, match=r"became nan at iteration \d+.*last good checkpoint: .*step_"):
+        run(tmp_path / "nan", clip=clip, method="nada", checkpoint_every=2)
+    ckpt = sorted((tmp_path / "nan" / "checkpoints").glob("*.pt"))[-1]
+    state = torch.load(ckpt, weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state["G_t"].values() if v.is_floating_point())
+
+
+def test_out_dir_with_other_settings_is_refused(tmp_path):
+    run(tmp_path / "run", stop_after=3)
+    with pytest.raises(ConfigError, match="different settings"):
+        run(tmp_path / "run", target="painting")
+    with pytest.raises(ConfigError, match="resume=True"):
+        run(tmp_path / "run", resume=False)
+
+
+def test_presets_resolve():
+    for name in ADAPT_PRESETS:
+        cfg = resolve_config(preset=name)
+        assert cfg.target and cfg.iterations >= 1 and cfg.thresh_iter < cfg.iterations
+    assert resolve_config(target="Cat").preset == "dog-to-cat"
