@@ -10,15 +10,13 @@ from PIL import Image
 from air_nb.core import save_json, to_uint8
 from air_nb.generators import StyleGAN2Generator
 
+from helpers import run_papermill
+
 NB = Path(__file__).resolve().parents[1] / "nbs" / "evaluate.ipynb"
 
 
 def papermill(out_nb, cwd, **params):
-    exe = Path(sys.executable).with_name("papermill")
-    args = [str(exe), str(NB), str(out_nb), "-k", "python3"]
-    for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+    return run_papermill("evaluate.ipynb", out_nb, cwd, **params)
 
 
 def test_evaluate_notebook_on_a_sweep_folder(tmp_path):

@@ -19,6 +19,8 @@ from air_nb.clip import load_clip
 from air_nb.misalignment import (as_labelled_images, class_image_embeddings, class_text_embeddings, offset_misalignment,
                                  pair_study, template_misalignment, concept_distance)
 
+from helpers import run_papermill
+
 NB = Path(__file__).resolve().parents[1] / "nbs" / "misalignment_study.ipynb"
 CLASSES = [("circle", "red", "photo"), ("star", "blue", "sketch"), ("heart", "green", "painting"), ("square", "yellow", "photo")]
 
@@ -50,11 +52,7 @@ def vit_b32_checkpoint(tmp_path_factory):
 
 
 def papermill(out_nb, cwd, **params):
-    exe = Path(sys.executable).with_name("papermill")
-    args = [str(exe), str(NB), str(out_nb), "-k", "python3"]
-    for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+    return run_papermill("misalignment_study.ipynb", out_nb, cwd, **params)
 
 
 def test_study_notebook_on_image_folder_with_checkpoint(tmp_path, image_folder, vit_b32_checkpoint):

@@ -5,17 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_papermill
+
 NB = Path(__file__).resolve().parents[1] / "nbs" / "train.ipynb"
 TINY = dict(generator="faces-dcgan", source="photo", target="sketch", clip_model="tiny-random", iterations=6,
             prompt_latents=8, prompt_steps=3, templates="single")
 
 
 def papermill(out_nb, cwd, **params):
-    exe = Path(sys.executable).with_name("papermill")
-    args = [str(exe), str(NB), str(out_nb), "-k", "python3"]
-    for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+    return run_papermill("train.ipynb", out_nb, cwd, **params)
 
 
 def executed_cells(nb_path):

@@ -1,0 +1,14 @@
+"""Shared by the end-to-end tests: run a notebook of nbs/ under papermill, offline, and capture its output."""
+import os, subprocess, sys
+from pathlib import Path
+
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+
+
+def run_papermill(notebook, out_nb, cwd, timeout=900, **params):
+    "Execute `nbs/<notebook>` into `out_nb` with papermill parameters `params`; returns the CompletedProcess."
+    exe = Path(sys.executable).with_name("papermill")
+    args = [str(exe), str(NBS / notebook), str(out_nb), "-k", "python3"]
+    for k, v in params.items(): args += ["-p", k, str(v)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
