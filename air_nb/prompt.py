@@ -6,6 +6,7 @@
 from __future__ import annotations
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -32,8 +33,12 @@ def _word_ids(tok: SimpleTokenizer, word: str, what: str) -> list[int]:
     return ids
 
 class AnchorPrompt(nn.Module):
-    "Eq. 4: `M` learnable context vectors followed by a label interpolated between the source and target words' token embeddings."
-    def __init__(self, clip: Clip, source: str, target: str, n_ctx: int = 4, ctx_init: str = "a photo of a", suffix: str = ".", seed: int = 0):
+    """Eq. 4: `M` learnable context vectors followed by a label interpolated between the source and target words' token embeddings.
+    With `templates` (strings with one '{}'), the context and label fill each template's slot and the feature is the
+    normalised mean over templates, as `text_features` does for fixed texts; where the words before '{}' end with
+    `ctx_init`, the context vectors replace them. Without templates the prompt is `[ctx] [label]{suffix}`."""
+    def __init__(self, clip: Clip, source: str, target: str, n_ctx: int = 4, ctx_init: str = "a photo of a", suffix: str = ".",
+                 seed: int = 0, templates: Sequence[str] | None = None):
         super().__init__()
         tok = _bpe_tokenizer(clip)
         self.clip, self.source, self.target, self.n_ctx = clip, source, target, int(n_ctx)
@@ -44,38 +49,58 @@ class AnchorPrompt(nn.Module):
         src, tgt = _word_ids(tok, source, "source"), _word_ids(tok, target, "target")
         self.n_label = max(len(src), len(tgt))
         pad = lambda ids: ids + [ids[-1]] * (self.n_label - len(ids))   # repeat the last token: slot-wise interpolation
-        suffix_ids = tok.encode(suffix) if suffix else []
-        ids = [tok.sot_token_id] + [0] * self.n_ctx + [0] * self.n_label + suffix_ids + [tok.eot_token_id]
+        if templates is not None:
+            templates = list(templates)
+            bad = [t for t in templates if not isinstance(t, str) or t.count("{}") != 1]
+            if not templates or bad: raise ConfigError(f"prompt templates need exactly one '{{}}' each; got {bad or 'none'}.")
+        forms = [t.split("{}") for t in templates] if templates else [["", suffix or ""]]
         context_length = clip.tokenize("").shape[1]
-        if len(ids) > context_length: raise ConfigError(f"the prompt is {len(ids)} tokens, more than CLIP's context length {context_length}.")
-        self.eot_index = len(ids) - 1
         embed = lambda x: token_embedding(clip, torch.tensor([x], device=clip.device))[0].detach().float()
-        self.register_buffer("frame", embed(ids))                       # (L, width): SOT, placeholders, suffix, EOT
+        heads, tails, eots = [], [], []
+        for prefix, rest in forms:
+            prefix_ids = tok.encode(prefix) if prefix.strip() else []
+            if ctx_ids and prefix_ids[-len(ctx_ids):] == ctx_ids:   # the context takes the place of the words it starts as
+                prefix_ids = prefix_ids[:-len(ctx_ids)]
+            head_ids = [tok.sot_token_id] + prefix_ids
+            tail_ids = (tok.encode(rest) if rest.strip() else []) + [tok.eot_token_id]
+            n = len(head_ids) + self.n_ctx + self.n_label + len(tail_ids)
+            if n > context_length: raise ConfigError(f"the prompt is {n} tokens, more than CLIP's context length {context_length}.")
+            heads.append(embed(head_ids)); tails.append(embed(tail_ids)); eots.append(n - 1)
+        self.length = max(eots) + 1
+        self.heads, self.tails = heads, tails                            # per template: SOT + prefix, suffix + EOT (L_i, width)
+        self.register_buffer("eot_index", torch.tensor(eots))
         self.register_buffer("label_source", embed(pad(src)))           # (K, width)
         self.register_buffer("label_target", embed(pad(tgt)))
-        width = self.frame.shape[1]
+        width = self.label_source.shape[1]
         g = torch.Generator().manual_seed(seed)
         extra = torch.randn(self.n_ctx - len(ctx_ids), width, generator=g) * 0.02   # CoOp's init for tokens without a word
-        init = torch.cat([extra.to(self.frame.device), embed(ctx_ids) if ctx_ids else self.frame.new_zeros(0, width)])
+        init = torch.cat([extra.to(self.label_source.device), embed(ctx_ids) if ctx_ids else self.label_source.new_zeros(0, width)])
         self.ctx = nn.Parameter(init)                                   # (M, width)
-        self.ctx_init, self.suffix = ctx_init, suffix
+        self.ctx_init, self.suffix, self.templates = ctx_init, suffix, templates
 
     def label(self, progress: float) -> torch.Tensor:
         "The label slots `(K, width)` at training progress `progress` in [0, 1]: `(1 - p) Y_S + p Y_T`."
         return torch.lerp(self.label_source, self.label_target, float(progress))
 
     def embeddings(self, progress: float, ctx: torch.Tensor | None = None) -> torch.Tensor:
-        "The prompt's token embeddings `(B, L, width)`: `ctx` `(M, width)` or a batch `(B, M, width)` (default: the learned one)."
+        """The prompts' token embeddings `(B * T, L, width)` for `T` templates (1 without templates), padded after the
+        end-of-text token: `ctx` `(M, width)` or a batch `(B, M, width)` (default: the learned one)."""
         ctx = self.ctx if ctx is None else ctx
         if ctx.dim() == 2: ctx = ctx[None]
-        b = ctx.shape[0]
-        head, tail = self.frame[None, :1], self.frame[None, 1 + self.n_ctx + self.n_label:]
-        parts = [head.expand(b, -1, -1), ctx.to(self.frame.dtype), self.label(progress)[None].expand(b, -1, -1), tail.expand(b, -1, -1)]
-        return torch.cat(parts, 1)
+        b, dtype = ctx.shape[0], self.label_source.dtype
+        slot = torch.cat([ctx.to(dtype), self.label(progress)[None].expand(b, -1, -1)], 1)   # (B, M + K, width)
+        rows = []
+        for head, tail in zip(self.heads, self.tails):
+            row = torch.cat([head[None].expand(b, -1, -1), slot, tail[None].expand(b, -1, -1)], 1)
+            rows.append(F.pad(row, (0, 0, 0, self.length - row.shape[1])))
+        return torch.stack(rows, 1).flatten(0, 1)
 
     def forward(self, progress: float, ctx: torch.Tensor | None = None) -> torch.Tensor:
         "Unit text features `(B, D)` of the prompt at `progress` (differentiable w.r.t. the context vectors)."
-        return encode_token_embeddings(self.clip, self.embeddings(progress, ctx), self.eot_index, normalize=True).float()
+        emb = self.embeddings(progress, ctx)
+        t = len(self.heads)
+        feats = encode_token_embeddings(self.clip, emb, self.eot_index.repeat(len(emb) // t), normalize=True).float()
+        return F.normalize(feats.view(-1, t, feats.shape[-1]).mean(1), dim=-1)
 
 # %% ../nbs/06_prompt.ipynb #8acdf516
 def nearest_tokens(clip: Clip, vectors: torch.Tensor, k: int = 3) -> list[list[tuple[str, float]]]:
@@ -111,11 +136,12 @@ class PromptRecord:
 class AnchorPromptLearner:
     "The state of Alg. 2 across anchors: prompt, current anchor prompt feature, cached image embeddings of the previous anchor."
     def __init__(self, clip: Clip, source: str, target: str, scheme: str = "consecutive", n_ctx: int = 4,
-                 ctx_init: str = "a photo of a", steps: int = 200, lr: float = 1e-3, mapper_batch: int = 32, seed: int = 0):
+                 ctx_init: str = "a photo of a", steps: int = 200, lr: float = 1e-3, mapper_batch: int = 32, seed: int = 0,
+                 templates: Sequence[str] | None = None):
         if scheme not in PROMPT_SCHEMES: raise ConfigError(f"prompt scheme {scheme!r} is unknown; choose one of {PROMPT_SCHEMES}.")
         if steps < 0: raise ConfigError(f"prompt steps must be >= 0, got {steps}.")
         self.clip, self.scheme, self.steps, self.lr, self.mapper_batch, self.seed = clip, scheme, int(steps), float(lr), int(mapper_batch), seed
-        self.prompt = AnchorPrompt(clip, source, target, n_ctx, ctx_init, seed=seed)
+        self.prompt = AnchorPrompt(clip, source, target, n_ctx, ctx_init, seed=seed, templates=templates)
         with torch.no_grad(): self.source_text = self.prompt(0.0)[0]     # E_T(P_0): the source domain's prompt
         self.text = self.source_text.clone()                              # E_T(P_{A_i}) of the current anchor
         self.progress, self.anchor = 0.0, 0

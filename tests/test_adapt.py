@@ -31,7 +31,8 @@ def same_weights(a, b):
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("extra", [dict(), dict(prompt_scheme="source", auto_layer_k=2, checkpoint_every=3), dict(method="nada")])
+@pytest.mark.parametrize("extra", [dict(), dict(prompt_scheme="source", auto_layer_k=2, checkpoint_every=3), dict(method="nada"),
+                                   dict(prompt_templates=True, templates=["a {} of a dog.", "a photo of a {}."], grad_clip=0.5)])
 def test_resume_equals_uninterrupted(tmp_path, extra):
     full = run(tmp_path / "full", **extra)
     part = run(tmp_path / "resumed", stop_after=7, **extra)
@@ -105,3 +106,13 @@ def test_presets_resolve():
         cfg = resolve_config(preset=name)
         assert cfg.target and cfg.iterations >= 1 and cfg.thresh_iter < cfg.iterations
     assert resolve_config(target="Cat").preset == "dog-to-cat"
+
+
+def test_grad_clip_caps_the_recorded_norm(tmp_path):
+    free = run(tmp_path / "free", method="nada")
+    clipped = run(tmp_path / "clipped", method="nada", grad_clip=1e-3)
+    assert all(h["grad_norm"] > 1e-3 for h in free.history)            # the cap below bites on every step
+    # grad_norm is measured before clipping, so both runs see the same first gradient; the weights then differ
+    assert free.history[0]["grad_norm"] == pytest.approx(clipped.history[0]["grad_norm"])
+    assert not same_weights(free.generator, clipped.generator)
+    assert "grad_norm" in (tmp_path / "clipped" / "losses.csv").read_text().splitlines()[0]
