@@ -98,10 +98,10 @@ def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
             "ratio_loop_bare_wall": nada / bare, "air_over_nada_pct_wall": 100 * (air / nada - 1),
             "air_anchor_share": t_air["anchor_seconds"] / max(t_air["total_seconds"], 1e-9),
             "air_prompt_share": t_air["prompt_seconds"] / max(t_air["total_seconds"], 1e-9),
-            "peak_memory_mb": peak_memory_mb(device), "iterations": resolve_config(s.config).iterations}
+            "peak_memory_mb": peak_memory_mb(device), "iterations": resolve_config(s.config).iterations, "batch": batch}
 
 def format_row(r: dict) -> str:
-    return (f"{r['setting']}: wall s/it bare {r['bare_s_per_it']:.3f} | nada {r['nada_s_per_it']:.3f} | air {r['air_s_per_it']:.3f}; "
+    return (f"{r['setting']} (batch {r.get('batch', '?')}): wall s/it bare {r['bare_s_per_it']:.3f} | nada {r['nada_s_per_it']:.3f} | air {r['air_s_per_it']:.3f}; "
             f"cpu s/it bare {r['bare_cpu_s_per_it']:.3f} | nada {r['nada_cpu_s_per_it']:.3f} | air {r['air_cpu_s_per_it']:.3f}; "
             f"anchors {100 * r['air_anchor_share']:.1f}% of air time (prompt learning {100 * r['air_prompt_share']:.1f}%); "
             f"loop/bare {r['ratio_loop_bare']:.2f}, air over nada {r['air_over_nada_pct']:.1f}% ({r['basis']}; wall: "
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     device = get_device(args.device)
     print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1, "
-          f"{args.prompt_latents} prompt latents, {args.prompt_steps} prompt steps, batch 2", flush=True)
+          f"{args.prompt_latents} prompt latents, {args.prompt_steps} prompt steps, each setting's own batch", flush=True)
     rows = []
     for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps):
         try: r = bench_setting(s, device, args.reps)

@@ -739,6 +739,10 @@ GENERATOR_PRESETS: dict[str, GeneratorPreset] = {
     "shapes-red": GeneratorPreset("stylegan2", 32, "air_nb/weights/shapes-red.safetensors", "shapes-red.safetensors",
                                   notes="shapes world, red shapes: the target-domain generator trained by nbs/train_shapes_generator.ipynb; ships with the package.",
                                   offline="run nbs/train_shapes_generator.ipynb, which writes air_nb/weights/shapes-red.safetensors"),
+    "shapes-circle": GeneratorPreset("stylegan2", 32, "air_nb/weights/shapes-circle.safetensors", "shapes-circle.safetensors",
+                                     notes="shapes world, circles of every colour, 'photo' style: shapes-photo fine-tuned on circles only by "
+                                           "nbs/train_shapes_generator.ipynb (the source of Circle -> Square); ships with the package.",
+                                     offline="run nbs/train_shapes_generator.ipynb with -p shapes circle, which writes air_nb/weights/shapes-circle.safetensors"),
 }
 
 # %% ../nbs/04_generators.ipynb #66bf3f2b

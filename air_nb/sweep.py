@@ -41,6 +41,7 @@ def sweep_jobs(settings: Sequence[str | dict], methods: Sequence[str], seeds: Se
                params: dict | None = None, run_dir_param: str = "out_dir") -> list[SweepJob]:
     "The grid as a list of `SweepJob`s (settings x methods x seeds), finished ones marked `skipped`."
     if not settings or not methods or not seeds: raise ConfigError("run_sweep needs at least one setting, one method and one seed.")
+    out_root = Path(out_root).expanduser().resolve()   # the notebooks run in their own folder: relative paths would land there
     jobs, seen = [], set()
     for s in settings:
         if isinstance(s, str): name, sparams = s, {"preset": s}
@@ -74,8 +75,9 @@ def _run_job(job: SweepJob, notebook: Path, kernel_name: str, cwd: Path) -> Swee
 
 def run_sweep(settings: Sequence[str | dict], methods: Sequence[str], seeds: Sequence[int], out_root: str | os.PathLike,
               parallel: int = 2, params: dict | None = None, notebook: str | os.PathLike | None = None, run_dir_param: str = "out_dir",
-              kernel_name: str = "python3", dry_run: bool = False):
-    "Run `notebook` (default `nbs/train.ipynb`) for every unfinished job of the grid, `parallel` at a time; a DataFrame of the jobs."
+              kernel_name: str = "python3", dry_run: bool = False, threads_per_job: int | None = None):
+    """Run `notebook` (default `nbs/train.ipynb`) for every unfinished job of the grid, `parallel` at a time; a DataFrame of the jobs.
+    Each job's kernel gets `threads_per_job` CPU threads (default: the machine's cores // `parallel`)."""
     import pandas as pd
     notebook = Path(notebook or DEFAULT_TRAIN_NOTEBOOK)
     if not notebook.is_file(): raise ConfigError(f"Training notebook {notebook} not found: pass notebook= the path of nbs/train.ipynb.")
@@ -83,9 +85,19 @@ def run_sweep(settings: Sequence[str | dict], methods: Sequence[str], seeds: Seq
     jobs = sweep_jobs(settings, methods, seeds, out_root, params, run_dir_param)
     todo = [j for j in jobs if j.status == "pending"]
     if not dry_run and todo:
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(_run_job, j, notebook, kernel_name, notebook.parent) for j in todo]
-            for f in tqdm(as_completed(futures), total=len(futures), desc=f"sweep ({len(jobs) - len(todo)} already finished)"): f.result()
+        # kernels inherit the environment; without a cap every job starts one thread per core, and on a small machine
+        # oversubscribed jobs ran up to 20x slower than one job alone
+        threads = int(threads_per_job or max(1, (os.cpu_count() or 1) // parallel))
+        saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        try:
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                futures = [pool.submit(_run_job, j, notebook, kernel_name, notebook.parent) for j in todo]
+                for f in tqdm(as_completed(futures), total=len(futures), desc=f"sweep ({len(jobs) - len(todo)} already finished)"): f.result()
+        finally:
+            for k, v in saved.items():
+                if v is None: os.environ.pop(k, None)
+                else: os.environ[k] = v
     table = pd.DataFrame([{"setting": j.setting, "method": j.method, "seed": j.seed, "status": j.status, "seconds": round(j.seconds, 1),
                            "run_dir": str(j.run_dir), "error": j.error} for j in jobs])
     if not dry_run: save_json(table.to_dict(orient="records"), Path(out_root) / "sweep.json")

@@ -43,3 +43,25 @@ def test_bad_parameters_fail_early_with_a_message(tmp_path, params, message):
     assert message in res.stderr, res.stderr[-3000:]
     assert len(executed_cells(tmp_path / "out.ipynb")) <= 4      # stopped in the first cells
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_shapes_acceptance_photo_to_sketch(tmp_path):
+    """Issue 5's acceptance run, as a user types it: AIR on shapes-photo-to-sketch through train.ipynb, then the
+    independent judge on the same latents before and after. Measured with seed 0 on 500 other latents: sketch 0.00 -> 1.00,
+    colour kept 0.74, shape kept 0.35 (NADA: 0.99, 0.92, 0.45). The bounds leave room for thread-level noise and fail on
+    a run that does not adapt (sketch ~0) or collapses (colour kept ~0.1-0.2 in the collapsed runs we saw). Shape is bounded
+    loosely: the judge's reading of generated 32 px shapes flips for 16 % of them under a 1-pixel shift."""
+    import torch
+    from air_nb.generators import load_generator
+    from air_nb.metrics import judge_predictions
+    from air_nb.shapes import load_judge, STYLES
+    res = papermill(tmp_path / "out.ipynb", tmp_path, preset="shapes-photo-to-sketch", method="air", out_dir=tmp_path / "run")
+    assert res.returncode == 0, res.stderr[-4000:]
+    judge = load_judge()
+    before = judge_predictions(judge, load_generator("shapes-photo"), 300, seed=123)
+    after = judge_predictions(judge, load_generator(tmp_path / "run"), 300, seed=123)
+    sketch = STYLES.index("sketch")
+    assert (before["style"] == sketch).float().mean() < 0.05
+    assert (after["style"] == sketch).float().mean() > 0.7
+    assert (after["color"] == before["color"]).float().mean() > 0.6
+    assert (after["shape"] == before["shape"]).float().mean() > 0.25
