@@ -12,11 +12,12 @@ import torch
 
 from .core import get_device, MissingWeightsError
 from .clip import Clip, load_clip
-from .generators import Generator, load_generator
+from .generators import Generator, StyleGAN2Generator, load_generator
 from .adapt import adapt, load_run_clip, resolve_config
 
 # %% auto #0
-__all__ = ['peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row', 'main']
+__all__ = ['PAPER_SCALE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row',
+           'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -56,8 +57,11 @@ class BenchSetting:
     clip: Callable[[torch.device], Clip]
     config: dict
 
-def default_settings(iterations: int = 50, prompt_latents: int = 64, prompt_steps: int = 50) -> list[BenchSetting]:
-    "The fixed shapes-world setting (photo -> sketch) and the faces DCGAN with the real ViT-B/32 architecture (random weights)."
+PAPER_SCALE = dict(iterations=300, prompt_latents=1000, prompt_steps=200)   # FFHQ texture changes in the paper
+
+def default_settings(iterations: int = 50, prompt_latents: int = 64, prompt_steps: int = 50, stylegan2_1024: bool = False) -> list[BenchSetting]:
+    """The fixed shapes-world setting (photo -> sketch) and the faces DCGAN with the real ViT-B/32 architecture (random weights);
+    with `stylegan2_1024`, also the paper's own setting: a 1024 px StyleGAN2 (config F, as FFHQ) with ViT-B/32, both random weights."""
     scale = dict(iterations=iterations, prompt_latents=prompt_latents, prompt_steps=prompt_steps)
     shapes_cfg = resolve_config(preset="shapes-photo-to-sketch", **scale)
     return [
@@ -66,7 +70,9 @@ def default_settings(iterations: int = 50, prompt_latents: int = 64, prompt_step
         BenchSetting("faces-dcgan + ViT-B-32 (random weights)", lambda d: load_generator("faces-dcgan", d),
                      lambda d: load_clip("ViT-B-32", None, d),
                      dict(generator="faces-dcgan", source="photo", target="sketch", clip_model="ViT-B-32", clip_pretrained=None, **scale)),
-    ]
+    ] + ([BenchSetting("stylegan2-1024 (config F) + ViT-B-32 (random weights)", lambda d: StyleGAN2Generator(1024).to(d).eval(),
+                       lambda d: load_clip("ViT-B-32", None, d),
+                       dict(source="photo", target="sketch", clip_model="ViT-B-32", clip_pretrained=None, **scale))] if stylegan2_1024 else [])
 
 def _loop_seconds(G, clip, config: dict, method: str, device) -> tuple[float, float, dict]:
     "Loop wall and CPU seconds per iteration (after set-up, run folder included) and the run's timings."
@@ -109,19 +115,24 @@ def format_row(r: dict) -> str:
 
 # %% ../nbs/09_bench.ipynb #938be368
 def main(argv: list[str] | None = None) -> list[dict]:
-    "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--reps N] [--device D]`"
+    "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}] [--reps N] [--device D]`"
     ap = argparse.ArgumentParser(prog="python -m air_nb.bench", description=__doc__)
     ap.add_argument("--iterations", type=int, default=50)
     ap.add_argument("--prompt-latents", type=int, default=64)
     ap.add_argument("--prompt-steps", type=int, default=50)
+    ap.add_argument("--paper-scale", action="store_true", help="300 iterations, 1000 prompt latents, 200 prompt steps (the paper's FFHQ runs)")
+    ap.add_argument("--stylegan2-1024", choices=["auto", "yes", "no"], default="auto", help="the 1024 px setting; auto: on CUDA only")
+    ap.add_argument("--only", default="", help="run only the settings whose name contains this text")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     device = get_device(args.device)
-    print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1, "
+    if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
+    big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
+    print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), "
           f"{args.prompt_latents} prompt latents, {args.prompt_steps} prompt steps, each setting's own batch", flush=True)
     rows = []
-    for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps):
+    for s in [s for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps, stylegan2_1024=big) if args.only in s.name]:
         try: r = bench_setting(s, device, args.reps)
         except MissingWeightsError as e:
             print(f"{s.name}: skipped ({str(e).splitlines()[0][:200]})", flush=True); continue

@@ -31,7 +31,7 @@ def same_weights(a, b):
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("extra", [dict(), dict(prompt_scheme="source", auto_layer_k=2, checkpoint_every=3), dict(method="nada"),
+@pytest.mark.parametrize("extra", [dict(), dict(prompt_scheme="source", auto_layer_k=2, checkpoint_every=3, anchors_from="start"), dict(method="nada"),
                                    dict(prompt_templates=True, templates=["a {} of a dog.", "a photo of a {}."], grad_clip=0.5)])
 def test_resume_equals_uninterrupted(tmp_path, extra):
     full = run(tmp_path / "full", **extra)
@@ -45,6 +45,12 @@ def test_resume_equals_uninterrupted(tmp_path, extra):
     assert not same_weights(full.generator, tiny_generator())          # training did move the generator
 
 
+def test_anchors_from_start_refreshes_from_the_first_interval(tmp_path):
+    r = run(tmp_path / "run", anchors_from="start")
+    assert [p["step"] for p in r.prompts] == [2, 4, 6, 8]
+    with pytest.raises(ConfigError, match="anchors_from"): resolve_config(dict(target="sketch", generator="faces-dcgan"), anchors_from="never")
+
+
 def test_run_folder_contents(tmp_path):
     r = run(tmp_path / "run")
     out = tmp_path / "run"
@@ -52,8 +58,14 @@ def test_run_folder_contents(tmp_path):
     assert cfg["method"] == "air" and cfg["resolved"]["thresh_iter"] == 6 and cfg["resolved"]["interval_iter"] == 2
     assert (out / "losses.csv").read_text().count("\n") == 11
     prompts = load_json(out / "prompts.json")
-    assert len(prompts["anchors"]) == 4 and all(len(a["nearest"]) == 4 for a in prompts["anchors"])
-    assert load_json(out / "timings.json")["iterations"] == 10
+    # anchors_from="thresh" (default): anchors at iterations 6 and 8 only (t_thresh 6, t_int 2)
+    assert [a["step"] for a in prompts["anchors"]] == [6, 8] and all(len(a["nearest"]) == 4 for a in prompts["anchors"])
+    timings = load_json(out / "timings.json")
+    assert timings["iterations"] == 10
+    # prompt learning is part of the anchor time, counted once in the total
+    assert timings["prompt_seconds"] <= timings["anchor_seconds"] <= timings["total_seconds"]
+    assert abs(timings["total_seconds"] - (timings["train_seconds_per_iteration"] * 10 + timings["anchor_seconds"]
+                                           + timings["layer_selection_seconds"] + timings["io_seconds"])) < 1e-6
     assert len(list((out / "samples").glob("*.png"))) >= 2
     assert len(list((out / "checkpoints").glob("*.pt"))) <= 2
 
