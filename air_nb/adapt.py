@@ -40,7 +40,7 @@ class AdaptConfig:
     batch: int = 2
     lr: float = 0.002
     betas: tuple = (0.0, 0.99)
-    grad_clip: float | None = None        # max global norm of the generator's gradient per step; None = no clipping (paper)
+    grad_clip: float | None = None        # max global norm of the generator's gradient per step; None or 0 = no clipping (paper)
     ema_decay: float = 0.99
     seed: int = 0
     device: str = "auto"
@@ -154,7 +154,7 @@ def resolve_config(config: AdaptConfig | dict | None = None, **overrides) -> Ada
     _check(0 <= cfg.ema_decay < 1, f"ema_decay={cfg.ema_decay}: use a value in [0, 1), e.g. 0.99.")
     _check(0 <= cfg.t_thresh <= 1, f"t_thresh={cfg.t_thresh}: a fraction of iterations in [0, 1] (paper: 0.6).")
     _check(0 < cfg.t_int <= 1, f"t_int={cfg.t_int}: a fraction of iterations in (0, 1] (paper: 0.1).")
-    _check(cfg.grad_clip is None or cfg.grad_clip > 0, f"grad_clip={cfg.grad_clip}: None (no clipping) or a norm > 0, e.g. 5.")
+    _check(cfg.grad_clip is None or cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip}: None or 0 (no clipping) or a norm > 0, e.g. 5.")
     _check(cfg.anchors_from in ("thresh", "start"), f"anchors_from={cfg.anchors_from!r}: 'thresh' (first anchor at t_thresh, as the authors' code) or 'start' (every t_int from iteration 0, as Alg. 1 is printed).")
     _check(cfg.prompt_scheme in PROMPT_SCHEMES, f"prompt_scheme={cfg.prompt_scheme!r}: choose one of {PROMPT_SCHEMES}.")
     _check(cfg.prompt_latents >= 1 and cfg.prompt_steps >= 0, f"prompt_latents must be >= 1 and prompt_steps >= 0.")

@@ -51,6 +51,12 @@ def test_anchors_from_start_refreshes_from_the_first_interval(tmp_path):
     with pytest.raises(ConfigError, match="anchors_from"): resolve_config(dict(target="sketch", generator="faces-dcgan"), anchors_from="never")
 
 
+def test_grad_clip_zero_turns_a_presets_clipping_off():
+    assert resolve_config(preset="shapes-photo-to-sketch").grad_clip == 5.0
+    assert resolve_config(preset="shapes-photo-to-sketch", grad_clip=0).grad_clip == 0
+    with pytest.raises(ConfigError, match="grad_clip"): resolve_config(preset="shapes-photo-to-sketch", grad_clip=-1)
+
+
 def test_run_folder_contents(tmp_path):
     r = run(tmp_path / "run")
     out = tmp_path / "run"
@@ -127,4 +133,5 @@ def test_grad_clip_caps_the_recorded_norm(tmp_path):
     # grad_norm is measured before clipping, so both runs see the same first gradient; the weights then differ
     assert free.history[0]["grad_norm"] == pytest.approx(clipped.history[0]["grad_norm"])
     assert not same_weights(free.generator, clipped.generator)
+    assert same_weights(free.generator, run(tmp_path / "off", method="nada", grad_clip=0).generator)   # 0 = no clipping
     assert "grad_norm" in (tmp_path / "clipped" / "losses.csv").read_text().splitlines()[0]
