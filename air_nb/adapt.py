@@ -95,7 +95,7 @@ ADAPT_PRESETS: dict[str, dict] = {
 }
 # Shapes world: a 32 px generator and a small CLIP. Chosen on shapes-photo-to-sketch (judge, 500 latents): with the
 # paper's lr 0.002 / batch 2, 200 iterations left 38-52 % photos and ~1 % sketches (first source generator); with
-# lr 0.005 / batch 8 the sketch share is 0.87 at 150 and 0.99 at 200 iterations, and later iterations only lose shape
+# lr 0.005 / batch 8 the sketch share is 0.87 at 150 and 0.99 at 200 iterations (first judge; see the end of nbs/07_adapt), and later iterations only lose shape
 # and colour. The anchor prompt is learned inside the caption templates (the shapes CLIP reads no other grammar);
 # gradients are clipped at norm 5.
 _SHAPES = dict(clip_model="shapes", clip_pretrained=None, iterations=200, lr=0.005, batch=8, grad_clip=5.0,

@@ -17,14 +17,14 @@ from tqdm.auto import tqdm
 from .core import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, weights_dir
 
 # %% auto #0
-__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'FeatureExtractor',
+__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'FeatureExtractor',
            'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'sample_latents',
            'stream_samples', 'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score',
            'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix',
-           'intra_diversity_features', 'reference_features', 'evaluate_generator', 'shapes_measures', 'summarize',
-           'find_runs', 'run_setting', 'run_info', 'load_run_generator', 'comparison_grid', 'is_shapes_run',
-           'shapes_target', 'shapes_reference', 'judge_feature_extractor', 'judge_predictions', 'run_text_feature',
-           'evaluate_runs']
+           'intra_diversity_features', 'reference_features', 'evaluate_generator', 'shapes_measures',
+           'attribute_confusion', 'summarize', 'find_runs', 'run_setting', 'run_info', 'load_run_generator',
+           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'judge_feature_extractor',
+           'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -274,8 +274,13 @@ def evaluate_generator(generator, extractors: Sequence[FeatureExtractor] = (), r
     return out
 
 # %% ../nbs/08_metrics.ipynb #6463fa28
-def shapes_measures(pred_adapted: dict[str, torch.Tensor], pred_source: dict[str, torch.Tensor], attribute: str, target_index: int) -> dict[str, float]:
-    "Share of the target attribute value and preservation of the other attributes, from judge predictions on the same latents."
+CLEAR_SOURCE = 0.9   # judge probability above which a source image's attribute counts as clear
+
+def shapes_measures(pred_adapted: dict[str, torch.Tensor], pred_source: dict[str, torch.Tensor], attribute: str, target_index: int,
+                    source_confidence: dict[str, torch.Tensor] | None = None, clear: float = CLEAR_SOURCE) -> dict[str, float]:
+    """Share of the target attribute value and preservation of the other attributes, from judge predictions on the same latents.
+    With `source_confidence` (the judge's top probability per attribute on the source images, see `judge_confidences`),
+    also preservation on the latents whose source attribute is clear (>= `clear`) and the share of such latents."""
     if attribute not in pred_adapted: raise ConfigError(f"attribute={attribute!r} is not judged; the judge predicts {sorted(pred_adapted)}.")
     out = {f"target_share[judge:{attribute}]": float((pred_adapted[attribute].cpu() == target_index).float().mean())}
     others = [a for a in pred_adapted if a != attribute and a in pred_source]
@@ -283,8 +288,31 @@ def shapes_measures(pred_adapted: dict[str, torch.Tensor], pred_source: dict[str
     for a in others:
         same = pred_adapted[a].cpu() == pred_source[a].cpu(); kept_all &= same
         out[f"preserved[judge:{a}]"] = float(same.float().mean())
+        if source_confidence is not None and a in source_confidence:
+            sure = source_confidence[a].cpu() >= clear
+            out[f"preserved[judge:{a}|clear source]"] = float(same[sure].float().mean()) if sure.any() else float("nan")
+            out[f"clear_source_share[judge:{a}]"] = float(sure.float().mean())
     if others: out["preserved[judge:all-others]"] = float(kept_all.float().mean())
     return out
+
+# %% ../nbs/08_metrics.ipynb #6d00cca6
+def attribute_confusion(pred_source: dict[str, torch.Tensor], pred_adapted: dict[str, torch.Tensor], attribute: str):
+    """Rows: the `attribute`'s value on the source generator's image, columns: the value on the adapted generator's image
+    of the same latent; entries are shares of the row (rows sum to 1), plus the row's number of latents."""
+    import pandas as pd
+    from air_nb.shapes import ATTRIBUTES
+    if attribute not in ATTRIBUTES: raise ConfigError(f"attribute={attribute!r} is unknown; the judge predicts {sorted(ATTRIBUTES)}.")
+    if attribute not in pred_source or attribute not in pred_adapted:
+        raise ConfigError(f"attribute={attribute!r} is missing from the predictions; they have {sorted(set(pred_source) & set(pred_adapted))}.")
+    src, ada = pred_source[attribute].cpu().long(), pred_adapted[attribute].cpu().long()
+    if src.shape != ada.shape: raise ConfigError(f"predictions for {len(src)} and {len(ada)} latents: judge the same latents for both generators.")
+    values = list(ATTRIBUTES[attribute]); k = len(values)
+    counts = torch.bincount(src * k + ada, minlength=k * k).view(k, k).double()
+    n = counts.sum(1, keepdim=True)
+    df = pd.DataFrame((counts / n.clamp(min=1)).numpy(), index=pd.Index(values, name=f"source {attribute}"),
+                      columns=pd.Index(values, name=f"adapted {attribute}"))
+    df["latents"] = n[:, 0].long().numpy()
+    return df
 
 # %% ../nbs/08_metrics.ipynb #61deb411
 def summarize(df, metrics: Sequence[str] | None = None, by: Sequence[str] = ("setting", "method")):
@@ -397,6 +425,16 @@ def judge_predictions(judge: nn.Module, generator: nn.Module, n: int, seed: int 
         for k, v in judge.predict(_resize_to(x, size)).items(): preds.setdefault(k, []).append(v.cpu())
     return {k: torch.cat(v) for k, v in preds.items()}
 
+@torch.no_grad()
+def judge_confidences(judge: nn.Module, generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, truncation: float = 1.0) -> dict[str, torch.Tensor]:
+    "The judge's top class probability per attribute for the same samples as `judge_predictions` (a judge with `probs`)."
+    if not hasattr(judge, "probs"): raise ConfigError(f"{type(judge).__name__} gives no probabilities (no `probs` method): confidences need the shapes judge.")
+    conf: dict[str, list] = {}
+    size = int(getattr(judge, "image_size", 64))
+    for x in stream_samples(generator, n, seed, batch_size, truncation, desc="judging"):
+        for k, v in judge.probs(_resize_to(x, size)).items(): conf.setdefault(k, []).append(v.max(-1).values.cpu())
+    return {k: torch.cat(v) for k, v in conf.items()}
+
 # %% ../nbs/08_metrics.ipynb #54c57289
 def _try(notes: list, what: str, fn: Callable, *args, **kwargs):
     "fn(*args) or None, noting why it could not run (missing weights or modules are expected here, bugs are not)."
@@ -463,6 +501,8 @@ def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int =
         if lp is None and not diversity_extractor: notes.append(f"[{setting}] diversity: " + (f"intra_dist[{div_fx}-features,...] instead of intra-LPIPS (not comparable with LPIPS)" if div_fx else "no LPIPS, judge or CLIP features: none measured"))
         source = _try(notes, f"[{setting}] source generator (grids, preservation)", _load_source_generator, cfg, device) if shapes_run else None
         src_pred = judge_predictions(judge, source, min(n_judge, n), seed, batch_size, truncation) if (judge is not None and source is not None) else None
+        src_conf = (judge_confidences(judge, source, min(n_judge, n), seed, batch_size, truncation)
+                    if (src_pred is not None and hasattr(judge, "probs")) else None)
         for info in tqdm(group, desc=setting, disable=not progress):
             G = load_run_generator(info["run"], device)
             m = evaluate_generator(G, extractors, ref_feats, text_feature, n=n, seed=seed, batch_size=batch_size, truncation=truncation,
@@ -471,7 +511,7 @@ def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int =
                 tgt = shapes_target(info["config"])
                 pred = judge_predictions(judge, G, min(n_judge, n), seed, batch_size, truncation)
                 if tgt is None: notes.append(f"[{setting}] cannot tell the changed attribute from the config: target share skipped")
-                elif src_pred is not None: m.update(shapes_measures(pred, src_pred, *tgt))
+                elif src_pred is not None: m.update(shapes_measures(pred, src_pred, *tgt, source_confidence=src_conf))
                 else: m[f"target_share[judge:{tgt[0]}]"] = float((pred[tgt[0]] == tgt[1]).float().mean())
             row = {"setting": setting, "method": info["method"], "seed": info["seed"], "run": info["run"], **m}
             rows.append(row)

@@ -47,10 +47,12 @@ def test_bad_parameters_fail_early_with_a_message(tmp_path, params, message):
 
 def test_shapes_acceptance_photo_to_sketch(tmp_path):
     """Issue 5's acceptance run, as a user types it: AIR on shapes-photo-to-sketch through train.ipynb, then the
-    independent judge on the same latents before and after. Measured with seed 0 on 500 other latents: sketch 0.01 -> 1.00,
-    colour kept 0.74, shape kept 0.35 (NADA: 0.99, 0.92, 0.45). The bounds leave room for thread-level noise and fail on
-    a run that does not adapt (sketch ~0) or collapses (colour kept ~0.1-0.2 in the collapsed runs we saw). Shape is bounded
-    loosely: the judge's reading of generated 32 px shapes flips for 16 % of them under a 1-pixel shift."""
+    independent judge on the same latents before and after. Measured with seed 0 (2 threads) on 500 of these latents with
+    the judge retrained with fading (2026-12-01): sketch 0.01 -> 0.80, colour kept 0.80, shape kept 0.54 (NADA: 0.87,
+    0.88, 0.55); seeds 1 and 2 reach sketch only 0.62 and 0.30 (nbs/07_adapt, "What the shapes world says about
+    preservation"). The bounds leave room for thread-level noise and fail on a run that does not adapt (sketch ~0) or
+    collapses (colour kept ~0.1-0.2 in the collapsed runs we saw). Shape is bounded loosely: a third of the source
+    generator's samples have no clear shape."""
     import torch
     from air_nb.generators import load_generator
     from air_nb.metrics import judge_predictions
@@ -62,6 +64,6 @@ def test_shapes_acceptance_photo_to_sketch(tmp_path):
     after = judge_predictions(judge, load_generator(tmp_path / "run"), 300, seed=123)
     sketch = STYLES.index("sketch")
     assert (before["style"] == sketch).float().mean() < 0.05
-    assert (after["style"] == sketch).float().mean() > 0.7
+    assert (after["style"] == sketch).float().mean() > 0.6
     assert (after["color"] == before["color"]).float().mean() > 0.6
     assert (after["shape"] == before["shape"]).float().mean() > 0.25
