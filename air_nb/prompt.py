@@ -67,7 +67,10 @@ class AnchorPrompt(nn.Module):
             if n > context_length: raise ConfigError(f"the prompt is {n} tokens, more than CLIP's context length {context_length}.")
             heads.append(embed(head_ids)); tails.append(embed(tail_ids)); eots.append(n - 1)
         self.length = max(eots) + 1
-        self.heads, self.tails = heads, tails                            # per template: SOT + prefix, suffix + EOT (L_i, width)
+        for k, (head, tail) in enumerate(zip(heads, tails)):          # per template: SOT + prefix, suffix + EOT (L_i, width)
+            self.register_buffer(f"head_{k}", head, persistent=False)    # buffers, so .to(device) moves them with ctx
+            self.register_buffer(f"tail_{k}", tail, persistent=False)
+        self.n_templates = len(heads)
         self.register_buffer("eot_index", torch.tensor(eots))
         self.register_buffer("label_source", embed(pad(src)))           # (K, width)
         self.register_buffer("label_target", embed(pad(tgt)))
@@ -77,6 +80,11 @@ class AnchorPrompt(nn.Module):
         init = torch.cat([extra.to(self.label_source.device), embed(ctx_ids) if ctx_ids else self.label_source.new_zeros(0, width)])
         self.ctx = nn.Parameter(init)                                   # (M, width)
         self.ctx_init, self.suffix, self.templates = ctx_init, suffix, templates
+
+    @property
+    def heads(self) -> list[torch.Tensor]: return [getattr(self, f"head_{k}") for k in range(self.n_templates)]
+    @property
+    def tails(self) -> list[torch.Tensor]: return [getattr(self, f"tail_{k}") for k in range(self.n_templates)]
 
     def label(self, progress: float) -> torch.Tensor:
         "The label slots `(K, width)` at training progress `progress` in [0, 1]: `(1 - p) Y_S + p Y_T`."
