@@ -382,6 +382,8 @@ def adapt(config: AdaptConfig | dict | None = None, clip: Clip | None = None, ge
                 anchor_images = encode_generator(G_a, clip, w_prompt, cfg.encode_batch)
                 t1 = time.perf_counter()
                 learner.update(anchor_images, progress=t / cfg.iterations, step=t)
+                # as the authors' code logs it: how far the adaptive text direction turned from NADA's
+                learner.records[-1].direction_cos = float(F.cosine_similarity(target_text - learner.text, direction, dim=-1))
                 acc["prompt"] += time.perf_counter() - t1
                 acc["anchor"] += time.perf_counter() - t0
                 anchor_fresh = True

@@ -131,7 +131,7 @@ PROMPT_SCHEMES = ("consecutive", "source", "image")
 
 @dataclass
 class PromptRecord:
-    "One prompt-learning session: at which iteration and progress, the loss before/after, the readable prompt, nearest tokens, seconds."
+    "One prompt-learning session: at which iteration and progress, the loss before/after, the readable prompt, nearest tokens, seconds, and how far the adaptive direction turned from the global one."
     anchor: int
     step: int
     progress: float
@@ -140,6 +140,7 @@ class PromptRecord:
     prompt: str
     nearest: list
     seconds: float
+    direction_cos: float = float("nan")   # cos(E_T(T) - E_T(P_A), global text direction), set by the adaptation loop
 
 class AnchorPromptLearner:
     "The state of Alg. 2 across anchors: prompt, current anchor prompt feature, cached image embeddings of the previous anchor."
