@@ -135,3 +135,22 @@ def test_grad_clip_caps_the_recorded_norm(tmp_path):
     assert not same_weights(free.generator, clipped.generator)
     assert same_weights(free.generator, run(tmp_path / "off", method="nada", grad_clip=0).generator)   # 0 = no clipping
     assert "grad_norm" in (tmp_path / "clipped" / "losses.csv").read_text().splitlines()[0]
+
+
+def test_direction_cos_is_the_cosine_of_the_adaptive_and_global_directions(tmp_path):
+    """With no prompt-learning steps the first anchor's prompt is the initial one at progress t/T, so its logged
+    direction_cos can be recomputed from outside the loop."""
+    import torch.nn.functional as F
+    from air_nb.clip import text_direction, text_features, SINGLE_TEMPLATE
+    from air_nb.prompt import AnchorPrompt
+    clip = tiny_random_clip()
+    r = run(tmp_path / "run", clip=clip, prompt_steps=0)
+    first = r.prompts[0]
+    step, progress = first["step"], first["progress"]
+    assert step == 6 and progress == pytest.approx(0.6)
+    with torch.no_grad():
+        anchor = AnchorPrompt(clip, "photo", "sketch", seed=0)(progress)[0]
+        target = text_features(clip, "sketch", SINGLE_TEMPLATE)[0]
+        expected = F.cosine_similarity(target - anchor, text_direction(clip, "photo", "sketch", SINGLE_TEMPLATE), dim=-1)
+    assert first["direction_cos"] == pytest.approx(float(expected), abs=1e-5)
+    assert all(-1 <= p["direction_cos"] <= 1 for p in r.prompts)
