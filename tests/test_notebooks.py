@@ -16,3 +16,11 @@ def test_notebook_runs(notebook):
     res = subprocess.run([str(nbdev_test), "--path", str(NBS / notebook), "--do_print"],
                          capture_output=True, text=True, env=env, cwd=NBS.parent, timeout=1800)
     assert res.returncode == 0, f"{notebook} failed under nbdev_test:\n{res.stdout[-6000:]}\n{res.stderr[-6000:]}"
+
+
+def test_no_empty_papermill_tags():
+    "Executing a notebook in place with papermill adds `tags: []` to every cell, which nbdev_clean keeps: strip them."
+    import json
+    tagged = {p.name: n for p in sorted(NBS.glob("*.ipynb"))
+              if (n := sum(1 for c in json.loads(p.read_text())["cells"] if c.get("metadata", {}).get("tags") == []))}
+    assert not tagged, f"cells with empty `tags: []` (papermill leftovers; delete the key): {tagged}"
