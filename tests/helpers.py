@@ -10,5 +10,7 @@ def run_papermill(notebook, out_nb, cwd, timeout=900, **params):
     exe = Path(sys.executable).with_name("papermill")
     args = [str(exe), str(NBS / notebook), str(out_nb), "-k", "python3"]
     for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
+    # One thread: pytest runs two workers on two cores, and a kernel with two threads beside a busy core can spin 30x
+    # slower (a 46 s run timed out at 900 s with one other job on the machine).
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
