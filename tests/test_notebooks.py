@@ -12,7 +12,8 @@ NOTEBOOKS = sorted(p.name for p in NBS.glob("[0-9]*.ipynb")) + ["index.ipynb"]
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_runs(notebook):
     nbdev_test = Path(sys.executable).with_name("nbdev_test")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    # one thread per kernel: two pytest workers share two cores (see tests/helpers.py)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     res = subprocess.run([str(nbdev_test), "--path", str(NBS / notebook), "--do_print"],
                          capture_output=True, text=True, env=env, cwd=NBS.parent, timeout=1800)
     assert res.returncode == 0, f"{notebook} failed under nbdev_test:\n{res.stdout[-6000:]}\n{res.stderr[-6000:]}"
