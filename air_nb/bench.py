@@ -13,7 +13,7 @@ import torch
 from .core import get_device, MissingWeightsError
 from .clip import Clip, load_clip
 from .generators import Generator, StyleGAN2Generator, load_generator
-from .adapt import adapt, load_run_clip, resolve_config
+from .trainer import adapt, load_run_clip, make_config
 
 # %% auto #0
 __all__ = ['PAPER_SCALE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row',
@@ -63,7 +63,7 @@ def default_settings(iterations: int = 50, prompt_latents: int = 64, prompt_step
     """The fixed shapes-world setting (photo -> sketch) and the faces DCGAN with the real ViT-B/32 architecture (random weights);
     with `stylegan2_1024`, also the paper's own setting: a 1024 px StyleGAN2 (config F, as FFHQ) with ViT-B/32, both random weights."""
     scale = dict(iterations=iterations, prompt_latents=prompt_latents, prompt_steps=prompt_steps)
-    shapes_cfg = resolve_config(preset="shapes-photo-to-sketch", **scale)
+    shapes_cfg = make_config(preset="shapes-photo-to-sketch", **scale).run
     return [
         BenchSetting("shapes-photo-to-sketch (shapes CLIP)", lambda d: load_generator("shapes-photo", d),
                      lambda d: load_run_clip(shapes_cfg, d), dict(preset="shapes-photo-to-sketch", **scale)),
@@ -89,7 +89,7 @@ def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
     device = get_device(device)
     G, clip = s.generator(device), s.clip(device)
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
-    batch = resolve_config(s.config).batch
+    batch = make_config(s.config).run.batch
     b1 = bare_seconds(G, clip, batch=batch, reps=reps)
     nada, nada_cpu, _ = _loop_seconds(G, clip, s.config, "nada", device)
     air, air_cpu, t_air = _loop_seconds(G, clip, s.config, "air", device)
@@ -102,9 +102,9 @@ def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
             "bare_cpu_s_per_it": bare_cpu, "nada_cpu_s_per_it": nada_cpu, "air_cpu_s_per_it": air_cpu, "basis": "cpu time" if use_cpu else "wall time",
             "ratio_loop_bare": ref_nada / ref_bare, "air_over_nada_pct": 100 * (ref_air / ref_nada - 1),
             "ratio_loop_bare_wall": nada / bare, "air_over_nada_pct_wall": 100 * (air / nada - 1),
-            "air_anchor_share": t_air["anchor_seconds"] / max(t_air["total_seconds"], 1e-9),
-            "air_prompt_share": t_air["prompt_seconds"] / max(t_air["total_seconds"], 1e-9),
-            "peak_memory_mb": peak_memory_mb(device), "iterations": resolve_config(s.config).iterations, "batch": batch}
+            "air_anchor_share": t_air.get("anchor_seconds", 0.0) / max(t_air["total_seconds"], 1e-9),
+            "air_prompt_share": t_air.get("prompt_seconds", 0.0) / max(t_air["total_seconds"], 1e-9),
+            "peak_memory_mb": peak_memory_mb(device), "iterations": make_config(s.config).run.iterations, "batch": batch}
 
 def format_row(r: dict) -> str:
     return (f"{r['setting']} (batch {r.get('batch', '?')}): wall s/it bare {r['bare_s_per_it']:.3f} | nada {r['nada_s_per_it']:.3f} | air {r['air_s_per_it']:.3f}; "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #cd605c18
 from __future__ import annotations
-import json, os, random, tempfile
+import json, os, random, re, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['PACKAGE_WEIGHTS', 'AirNbError', 'MissingWeightsError', 'ConfigError', 'get_device', 'seed_everything', 'to_uint8',
            'from_uint8', 'image_grid', 'show_images', 'save_image', 'atomic_write', 'save_json', 'load_json',
-           'atomic_torch_save', 'weights_dir', 'find_weights']
+           'atomic_torch_save', 'weights_dir', 'find_weights', 'slug', 'repo_root']
 
 # %% ../nbs/00_core.ipynb #67313b1e
 class AirNbError(Exception):
@@ -128,3 +128,13 @@ def find_weights(filename: str, *extra_dirs: str | Path) -> Path | None:
     for d in (weights_dir(), PACKAGE_WEIGHTS, *map(Path, extra_dirs)):
         if (Path(d) / filename).exists(): return Path(d) / filename
     return None
+
+# %% ../nbs/00_core.ipynb #5a65f4c8
+def slug(text: str, keep: str = "", max_len: int = 80) -> str:
+    "`text` with every run of characters other than letters, digits and `keep` replaced by `_` (at most `max_len` long)."
+    return re.sub(f"[^A-Za-z0-9{re.escape(keep)}]+", "_", str(text)).strip("_")[:max_len] or "unnamed"
+
+def repo_root() -> Path:
+    "The checkout the current folder lies in (the nearest folder with `settings.ini` and `nbs/`), else the current folder."
+    here = Path.cwd().resolve()
+    return next((d for d in (here, *here.parents) if (d / "settings.ini").is_file() and (d / "nbs").is_dir()), here)

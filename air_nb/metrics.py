@@ -15,6 +15,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, weights_dir
+from . import runs
+from .generators import load_generator
+from .shapes import load_judge
 
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'FeatureExtractor',
@@ -22,9 +25,9 @@ __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBO
            'stream_samples', 'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score',
            'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix',
            'intra_diversity_features', 'reference_features', 'evaluate_generator', 'shapes_measures',
-           'attribute_confusion', 'summarize', 'find_runs', 'run_setting', 'run_info', 'load_run_generator',
-           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'judge_feature_extractor',
-           'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
+           'attribute_confusion', 'summarize', 'run_setting', 'run_info', 'comparison_grid', 'is_shapes_run',
+           'shapes_target', 'shapes_reference', 'judge_feature_extractor', 'judge_predictions', 'judge_confidences',
+           'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -326,32 +329,15 @@ def summarize(df, metrics: Sequence[str] | None = None, by: Sequence[str] = ("se
     return out
 
 # %% ../nbs/08_metrics.ipynb #59422c80
-def find_runs(path: str | os.PathLike) -> list[Path]:
-    "Run folders under `path`: `path` itself if it holds `config.json`, else every folder below it that does (sorted)."
-    p = Path(path).expanduser()
-    if not p.exists(): raise ConfigError(f"runs={str(p)!r} does not exist: pass a run folder or a folder of run folders.")
-    if (p / "config.json").is_file(): return [p]
-    runs = sorted(c.parent for c in p.rglob("config.json") if not any(part.startswith(".") for part in c.relative_to(p).parts))
-    if not runs: raise ConfigError(f"No run folder (a folder with config.json) under {p}: point runs at the output of nbs/train.ipynb.")
-    return runs
-
 def run_setting(config: dict) -> str:
     "The setting a run belongs to: its preset (or generator) and the source -> target text."
     base = config.get("preset") or Path(str(config.get("generator", "?"))).stem
     return f"{base}: {config.get('source', '?')} -> {config.get('target', '?')}"
 
 def run_info(run: str | os.PathLike) -> dict:
-    "`setting`, `method`, `seed`, `run` and the resolved `config` of a run folder."
-    from air_nb.core import load_json
-    run = Path(run); cfg = load_json(run / "config.json")
+    "`setting`, `method`, `seed`, `run` and the flat recorded `config` of a run folder."
+    cfg = runs.read_config(run)
     return {"setting": run_setting(cfg), "method": str(cfg.get("method", "?")), "seed": int(cfg.get("seed", 0)), "run": str(run), "config": cfg}
-
-def load_run_generator(run: str | os.PathLike, device=None):
-    "The adapted (EMA) generator of a run folder; `MissingWeightsError` while the run has not finished."
-    from air_nb.generators import Generator
-    path = Path(run) / "generator_ema.safetensors"
-    if not path.is_file(): raise MissingWeightsError(f"{path} is missing: the run has not finished (or was interrupted); re-run nbs/train.ipynb for it.")
-    return Generator.load(path, device=get_device(device))
 
 # %% ../nbs/08_metrics.ipynb #39db6fe4
 @torch.no_grad()
@@ -368,61 +354,39 @@ def comparison_grid(generators: dict[str, nn.Module], n: int = 8, seed: int = 0,
 
 # %% ../nbs/08_metrics.ipynb #00900b43
 def is_shapes_run(config: dict) -> bool:
-    "True for runs of the offline shapes world."
-    return any("shapes" in str(config.get(k, "")).lower() for k in ("preset", "generator", "source_generator"))
+    "True for runs of the offline shapes world (recorded as `world`)."
+    return config.get("world") == "shapes"
 
-def shapes_target(config: dict) -> tuple[str, int] | None:
-    "`(attribute, target index)` a shapes run changes, or None when it cannot be told from the config."
+def shapes_target(config: dict) -> tuple[str, int]:
+    "`(attribute, target index)` a shapes run changes: its recorded `attribute` and the value its `target` names."
     from air_nb.shapes import ATTRIBUTES
-    def index(attr, word):
-        words = [str(w).lower() for w in ATTRIBUTES[attr]]
-        return words.index(str(word).lower()) if str(word).lower() in words else None
-    for key in ("attribute", "target_attribute"):
-        attr = config.get(key)
-        if attr in ATTRIBUTES:
-            for tkey in ("target_value", "target_attribute_value", "target"):
-                for word in str(config.get(tkey, "")).split():
-                    i = index(attr, word)
-                    if i is not None: return attr, i
-    for attr in ATTRIBUTES:
-        for word in str(config.get("target", "")).lower().split():
-            i = index(attr, word)
-            if i is not None: return attr, i
-    return None
+    attr, target = config.get("attribute"), str(config.get("target", "")).strip().lower()
+    if attr not in ATTRIBUTES:
+        raise ConfigError(f"the run records attribute={attr!r}: a shapes-world config names the attribute it changes, one of {list(ATTRIBUTES)}.")
+    values = [str(v).lower() for v in ATTRIBUTES[attr]]
+    if target not in values: raise ConfigError(f"target={config.get('target')!r} is not a value of {attr!r}: use one of {values}.")
+    return attr, values.index(target)
 
 def shapes_reference(config: dict, n: int, seed: int = 0, size: int = 64) -> torch.Tensor:
     """Rendered target-domain images of a shapes run: the changed attribute fixed to its target value, the other two
     drawn uniformly (the source presets fix only the attribute they are named after: `shapes-photo`, `shapes-red`)."""
     from air_nb.shapes import ATTRIBUTES, ShapesDataset
-    tgt = shapes_target(config)
-    if tgt is None: raise ConfigError(f"cannot tell the target attribute of this shapes run from its config (target={config.get('target')!r}).")
-    attr, i = tgt
+    attr, i = shapes_target(config)
     ds = ShapesDataset(n, seed=seed, size=size, **{f"{attr}s": ATTRIBUTES[attr][i]})
     return ds.batch(range(n))
 
-def _resize_to(x: torch.Tensor, size: int) -> torch.Tensor:
-    "Antialiased bilinear resize to `size` px (the identity when already there): the judge sees images at its own size."
-    return x if x.shape[-1] == size else F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-
 def judge_feature_extractor(judge: nn.Module) -> FeatureExtractor:
-    "The shapes-world judge's `features`, images resized to its `image_size`, named `judge`."
-    size = int(getattr(judge, "image_size", 64))
-    fn = lambda x: judge.features(_resize_to(x.to(next(judge.parameters()).device), size))
-    with torch.no_grad(): dim = fn(torch.zeros(2, 3, size, size)).flatten(1).shape[1]
+    "The shapes-world judge's `features` (it resizes images to its own input size), named `judge`."
+    fn = lambda x: judge.features(x.to(next(judge.parameters()).device))
+    with torch.no_grad(): dim = fn(torch.zeros(2, 3, 64, 64)).flatten(1).shape[1]
     return FeatureExtractor("judge", fn, dim, judge)
-
-def _load_judge(device):
-    import inspect
-    from air_nb.shapes import load_judge
-    return load_judge(device=device) if "device" in inspect.signature(load_judge).parameters else load_judge().to(device)
 
 @torch.no_grad()
 def judge_predictions(judge: nn.Module, generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, truncation: float = 1.0) -> dict[str, torch.Tensor]:
     "The judge's class indices per attribute for `n` samples of `generator` on the latents from `seed`."
     preds: dict[str, list] = {}
-    size = int(getattr(judge, "image_size", 64))
     for x in stream_samples(generator, n, seed, batch_size, truncation, desc="judging"):
-        for k, v in judge.predict(_resize_to(x, size)).items(): preds.setdefault(k, []).append(v.cpu())
+        for k, v in judge.predict(x).items(): preds.setdefault(k, []).append(v.cpu())
     return {k: torch.cat(v) for k, v in preds.items()}
 
 @torch.no_grad()
@@ -430,9 +394,8 @@ def judge_confidences(judge: nn.Module, generator: nn.Module, n: int, seed: int 
     "The judge's top class probability per attribute for the same samples as `judge_predictions` (a judge with `probs`)."
     if not hasattr(judge, "probs"): raise ConfigError(f"{type(judge).__name__} gives no probabilities (no `probs` method): confidences need the shapes judge.")
     conf: dict[str, list] = {}
-    size = int(getattr(judge, "image_size", 64))
     for x in stream_samples(generator, n, seed, batch_size, truncation, desc="judging"):
-        for k, v in judge.probs(_resize_to(x, size)).items(): conf.setdefault(k, []).append(v.max(-1).values.cpu())
+        for k, v in judge.probs(x).items(): conf.setdefault(k, []).append(v.max(-1).values.cpu())
     return {k: torch.cat(v) for k, v in conf.items()}
 
 # %% ../nbs/08_metrics.ipynb #54c57289
@@ -443,27 +406,21 @@ def _try(notes: list, what: str, fn: Callable, *args, **kwargs):
         notes.append(f"{what}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:300]})"); return None
 
 def _load_source_generator(config: dict, device):
-    from air_nb import generators
-    return generators.load_generator(config["generator"]).to(device).eval()
-
-def _run_cfg(config: dict):
-    "The fields of a run's config that CLIP loading and templates need, as attributes (as `air_nb.adapt` reads them)."
-    from types import SimpleNamespace
-    return SimpleNamespace(clip_model=config.get("clip_model", "ViT-B-32"), clip_pretrained=config.get("clip_pretrained", "openai"),
-                           templates=config.get("templates", "imagenet"), seed=int(config.get("seed", 0)), device=config.get("device", "auto"))
+    return load_generator(config["generator"]).to(device).eval()
 
 def _load_run_clip(config: dict, device):
-    "The CLIP the run was trained with, loaded the way the adaptation loop loads it."
-    from air_nb.adapt import load_run_clip
-    return load_run_clip(_run_cfg(config), device)
+    "The CLIP the run was trained with, loaded the way the trainer loads it."
+    from air_nb.trainer import config_from_dict, load_run_clip
+    return load_run_clip(config_from_dict(config).run, device)
 
 def run_text_feature(clip, config: dict) -> torch.Tensor:
     "The target's text feature averaged over the run's own prompt templates (`imagenet`, `single`, `shapes:<attribute>`, a list)."
-    from air_nb.adapt import resolve_templates
+    from air_nb.trainer import config_from_dict
     from air_nb.clip import text_features
-    return text_features(clip, str(config.get("target", "")), resolve_templates(_run_cfg(config))).reshape(-1).cpu()
+    from air_nb.misalignment import resolve_templates
+    return text_features(clip, str(config.get("target", "")), resolve_templates(config_from_dict(config).run.templates)).reshape(-1).cpu()
 
-def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,
+def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,
                   reference: str | os.PathLike | torch.Tensor | None = None, n_reference: int | None = None, n_diversity: int = 1000,
                   k: int = 10, use_clip: bool = True, inception_weights: str | None = None, lpips_net: str = "alex", n_judge: int = 1000,
                   kid_subsets: int = 100, extra_extractors: Sequence[FeatureExtractor] = (), diversity_extractor: str | None = None, device=None,
@@ -472,7 +429,7 @@ def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int =
     import pandas as pd
     from air_nb.core import save_json
     device = get_device(device)
-    run_paths = [Path(r) for r in runs] if isinstance(runs, (list, tuple)) else find_runs(runs)
+    run_paths = [Path(r) for r in run_folders] if isinstance(run_folders, (list, tuple)) else runs.find_runs(run_folders)
     infos = [run_info(r) for r in run_paths]
     notes: list[str] = []; rows = []
     lp = _try(notes, f"intra_lpips ({lpips_net})", load_lpips, lpips_net, device=device)
@@ -490,7 +447,7 @@ def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int =
                 extractors.append(clip_feature_extractor(clip))
                 text_feature = run_text_feature(clip, cfg)
         if shapes_run:
-            judge = _try(notes, f"[{setting}] judge measures", _load_judge, device)
+            judge = _try(notes, f"[{setting}] judge measures", load_judge, device)
             if judge is not None: judge = judge.eval(); extractors.append(judge_feature_extractor(judge))
         ref_images = None
         if reference is not None and str(reference) != "": ref_images = load_images(reference, limit=n_reference)
@@ -504,13 +461,13 @@ def evaluate_runs(runs: str | os.PathLike | Sequence, n: int = 5000, seed: int =
         src_conf = (judge_confidences(judge, source, min(n_judge, n), seed, batch_size, truncation)
                     if (src_pred is not None and hasattr(judge, "probs")) else None)
         for info in tqdm(group, desc=setting, disable=not progress):
-            G = load_run_generator(info["run"], device)
+            G = load_generator(info["run"], device)
             m = evaluate_generator(G, extractors, ref_feats, text_feature, n=n, seed=seed, batch_size=batch_size, truncation=truncation,
                                    lpips=lp, n_diversity=min(n_diversity, n), k=k, diversity_extractor=div_fx, kid_subsets=kid_subsets)
             if judge is not None:
-                tgt = shapes_target(info["config"])
+                tgt = _try(notes, f"[{setting}] target share", shapes_target, info["config"])
                 pred = judge_predictions(judge, G, min(n_judge, n), seed, batch_size, truncation)
-                if tgt is None: notes.append(f"[{setting}] cannot tell the changed attribute from the config: target share skipped")
+                if tgt is None: pass
                 elif src_pred is not None: m.update(shapes_measures(pred, src_pred, *tgt, source_confidence=src_conf))
                 else: m[f"target_share[judge:{tgt[0]}]"] = float((pred[tgt[0]] == tgt[1]).float().mean())
             row = {"setting": setting, "method": info["method"], "seed": info["seed"], "run": info["run"], **m}
@@ -525,5 +482,5 @@ def _resolution(run) -> int:
     "The image size of a run's generator, from its safetensors metadata (no weights loaded)."
     from safetensors import safe_open
     import json
-    with safe_open(str(Path(run) / "generator_ema.safetensors"), framework="pt") as f:
+    with safe_open(str(runs.generator_path(run)), framework="pt") as f:
         return int(json.loads(f.metadata()["air_nb_config"]).get("resolution", 64))

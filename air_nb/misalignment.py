@@ -277,13 +277,16 @@ def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_
 
 # %% ../nbs/02_misalignment.ipynb #59320c94
 def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Template, ...]:
-    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), a template with '{}', or a list of them."
+    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'shapes:<attribute>'` (the shapes world's captions), a template with '{}', or a list of them."
     if template is None: return ("{}",)
     if isinstance(template, str):
         t = template.strip()
         if t.lower() in ("imagenet", "int", "imagenet_templates"): return tuple(IMAGENET_TEMPLATES)
         if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
         if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
+        if t.startswith("shapes:"):   # the shapes world's caption templates for one attribute
+            from air_nb.shapes import attribute_templates
+            return tuple(attribute_templates(t.split(":", 1)[1]))
         if "{}" not in t:
             raise ConfigError(f"template={template!r}: use 'imagenet', 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
         return (t,)

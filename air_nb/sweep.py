@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_sweep.ipynb #52125c6c
 from __future__ import annotations
-import os, re, time, traceback
+import os, time, traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +12,11 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from .core import ConfigError, save_json
+from .core import ConfigError, save_json, slug
+from . import runs
 
 # %% auto #0
-__all__ = ['DEFAULT_TRAIN_NOTEBOOK', 'SweepJob', 'is_finished', 'sweep_jobs', 'run_sweep']
+__all__ = ['DEFAULT_TRAIN_NOTEBOOK', 'SweepJob', 'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/08b_sweep.ipynb #1d2e9bd2
 @dataclass
@@ -30,13 +31,6 @@ class SweepJob:
     seconds: float = 0.0
     error: str = ""
 
-def _slug(text: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "setting"
-
-def is_finished(run_dir: str | os.PathLike) -> bool:
-    "A run folder is finished when it holds its final generator and its config."
-    run_dir = Path(run_dir)
-    return (run_dir / "generator_ema.safetensors").is_file() and (run_dir / "config.json").is_file()
-
 def sweep_jobs(settings: Sequence[str | dict], methods: Sequence[str], seeds: Sequence[int], out_root: str | os.PathLike,
                params: dict | None = None, run_dir_param: str = "out_dir") -> list[SweepJob]:
     "The grid as a list of `SweepJob`s (settings x methods x seeds), finished ones marked `skipped`."
@@ -49,11 +43,11 @@ def sweep_jobs(settings: Sequence[str | dict], methods: Sequence[str], seeds: Se
         else: raise ConfigError(f"A setting is a preset name or a dict of notebook parameters, got {type(s).__name__}: {s!r}.")
         for m in methods:
             for seed in seeds:
-                run_dir = Path(out_root) / _slug(name) / f"{_slug(m)}-s{int(seed)}"
+                run_dir = Path(out_root) / slug(name, keep="._-") / f"{slug(m, keep='._-')}-s{int(seed)}"
                 if run_dir in seen: raise ConfigError(f"Two jobs would share {run_dir}: give the settings distinct names.")
                 seen.add(run_dir)
                 p = {**(params or {}), **sparams, "method": m, "seed": int(seed), run_dir_param: str(run_dir)}
-                jobs.append(SweepJob(str(name), str(m), int(seed), run_dir, p, "skipped" if is_finished(run_dir) else "pending"))
+                jobs.append(SweepJob(str(name), str(m), int(seed), run_dir, p, "skipped" if runs.is_finished(run_dir) else "pending"))
     return jobs
 
 # %% ../nbs/08b_sweep.ipynb #fbb049fb
@@ -66,8 +60,8 @@ def _run_job(job: SweepJob, notebook: Path, kernel_name: str, cwd: Path) -> Swee
     try:
         pm.execute_notebook(str(notebook), str(job.run_dir / notebook.name), parameters=job.params, kernel_name=kernel_name,
                             cwd=str(cwd), progress_bar=False, log_output=False)
-        job.status = "done" if is_finished(job.run_dir) else "failed"
-        if job.status == "failed": job.error = f"{notebook.name} ran but left no generator_ema.safetensors/config.json in {job.run_dir}"
+        job.status = "done" if runs.is_finished(job.run_dir) else "failed"
+        if job.status == "failed": job.error = f"{notebook.name} ran but left no {runs.GENERATOR}/{runs.CONFIG} in {job.run_dir}"
     except Exception as e:  # one failed run must not stop the sweep: it is reported and re-run next time
         job.status, job.error = "failed", f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:500] if str(e).strip() else ''}"
     job.seconds = time.time() - t

@@ -10,7 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import linalg
 
-from air_nb import metrics as M
+from air_nb import metrics as M, runs
+from air_nb.generators import load_generator
 from air_nb.core import ConfigError, MissingWeightsError, save_json
 from air_nb.generators import StyleGAN2Generator
 
@@ -31,8 +32,8 @@ def tiny_stylegan(seed=0, resolution=32):
 
 def make_run(root, name, config, G):
     run = Path(root) / name
-    G.save(run / "generator_ema.safetensors")
-    save_json(config, run / "config.json")
+    G.save(run / runs.GENERATOR)
+    runs.write_config(run, config, {})
     return run
 
 
@@ -138,19 +139,19 @@ def test_load_images_errors(tmp_path):
 
 def test_find_runs_errors_and_nesting(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        M.find_runs(tmp_path / "nope")
+        runs.find_runs(tmp_path / "nope")
     with pytest.raises(ConfigError, match="No run folder"):
-        M.find_runs(tmp_path)
-    save_json({"method": "air"}, tmp_path / "sweep" / "a" / "s0" / "config.json")
-    save_json({"method": "air"}, tmp_path / "sweep" / "b" / "config.json")
-    assert [p.relative_to(tmp_path / "sweep").as_posix() for p in M.find_runs(tmp_path / "sweep")] == ["a/s0", "b"]
-    assert M.find_runs(tmp_path / "sweep" / "b") == [tmp_path / "sweep" / "b"]
+        runs.find_runs(tmp_path)
+    runs.write_config(tmp_path / "sweep" / "a" / "s0", {"method": "air"}, {})
+    runs.write_config(tmp_path / "sweep" / "b", {"method": "air"}, {})
+    assert [p.relative_to(tmp_path / "sweep").as_posix() for p in runs.find_runs(tmp_path / "sweep")] == ["a/s0", "b"]
+    assert runs.find_runs(tmp_path / "sweep" / "b") == [tmp_path / "sweep" / "b"]
 
 
 def test_unfinished_run_is_a_clear_error(tmp_path):
-    save_json({"method": "air", "seed": 0}, tmp_path / "r" / "config.json")
+    runs.write_config(tmp_path / "r", {"method": "air", "seed": 0}, {})
     with pytest.raises(MissingWeightsError, match="has not finished"):
-        M.load_run_generator(tmp_path / "r")
+        load_generator(tmp_path / "r")
 
 
 class StandInJudge(nn.Module):
@@ -166,10 +167,11 @@ class StandInJudge(nn.Module):
 
 def test_evaluate_runs_shapes_world_with_stand_ins(tmp_path, monkeypatch, empty_weights):
     from air_nb import shapes
-    monkeypatch.setattr(shapes, "load_judge", lambda device="cpu": StandInJudge(), raising=False)
+    monkeypatch.setattr(M, "load_judge", lambda device="cpu": StandInJudge())
     source = tiny_stylegan(seed=9, resolution=32)  # the judge sees 64 px: images are resized for it
     monkeypatch.setattr(M, "_load_source_generator", lambda config, device: source)
-    cfg = {"preset": "shapes-red-to-blue", "generator": "shapes-red", "source": "red", "target": "blue", "clip_model": "shapes"}
+    cfg = {"preset": "shapes-red-to-blue", "generator": "shapes-red", "source": "red", "target": "blue", "clip_model": "shapes",
+           "world": "shapes", "attribute": "color"}
     for i, (meth, s) in enumerate([("nada", 0), ("air", 0), ("air", 1)]):
         make_run(tmp_path / "runs", f"{meth}{s}", {**cfg, "method": meth, "seed": s}, tiny_stylegan(i, 32))
     df, notes = M.evaluate_runs(tmp_path / "runs", n=24, batch_size=12, n_diversity=12, k=3, kid_subsets=3, n_judge=16,
@@ -197,14 +199,14 @@ def test_evaluate_runs_without_clip_weights_notes_it(tmp_path, empty_weights):
 
 
 def test_evaluate_runs_on_a_real_adaptation_run_folder(tmp_path, empty_weights):
-    "A run folder written by air_nb.adapt (faces DCGAN or a random DCGAN, tiny random CLIP): the run's own CLIP is used."
-    adapt_mod = pytest.importorskip("air_nb.adapt")
+    "A run folder written by the trainer (faces DCGAN or a random DCGAN, tiny random CLIP): the run's own CLIP is used."
+    from air_nb import trainer as adapt_mod
     from air_nb.generators import Generator, faces_dcgan_weights_path, load_generator
     from air_nb.losses import tiny_random_clip
     G0 = load_generator("faces-dcgan") if faces_dcgan_weights_path() else Generator.from_config({"arch": "dcgan"})
     for meth in ("nada", "air"):
         adapt_mod.adapt(generator=G0, clip=tiny_random_clip(), source="photo", target="sketch", clip_model="tiny-random", method=meth,
-                        iterations=4, t_int=0.5, prompt_latents=8, prompt_steps=2, n_samples=2, templates="single",
+                        iterations=4, n_samples=2, templates="single", **(dict(t_int=0.5, prompt_latents=8, prompt_steps=2) if meth == "air" else {}),
                         out_dir=str(tmp_path / "runs" / meth), progress=False)
     ref = torch.tanh(torch.randn(24, 3, 64, 64))
     df, notes = M.evaluate_runs(tmp_path / "runs", n=24, batch_size=12, reference=ref, n_diversity=12, k=3, kid_subsets=3, progress=False)
