@@ -13,8 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import (ConfigError, MissingWeightsError, atomic_write, weights_dir, find_weights, PACKAGE_WEIGHTS,
-                         get_device)
+from .core import ConfigError, MissingWeightsError, atomic_write, weights_dir, find_weights, get_device
 
 # %% auto #0
 __all__ = ['BUILTIN_ARCHS', 'DCGAN_PIP_HINT', 'GENERATOR_PRESETS', 'sample_latents', 'Generator', 'generator_class',

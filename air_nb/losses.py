@@ -5,7 +5,6 @@
 # %% ../nbs/05_losses.ipynb #7ef59591
 from __future__ import annotations
 import torch
-import torch.nn.functional as F
 
 from .core import ConfigError
 
