@@ -26,6 +26,7 @@ __all__ = ['SAFE_PICKLE_GLOBALS', 'UnsafePickleError', 'AttrDict', 'PersistentSt
 class UnsafePickleError(CheckpointError):
     "A pickle asked for a global outside the allow-list; nothing from it was executed."
 
+# %% ../nbs/04c_checkpoints.ipynb #12d3a5a7
 class AttrDict(dict):
     "A dict with attribute access: what `dnnlib.util.EasyDict` becomes when read from a pickle."
     def __getattr__(self, name):
@@ -60,6 +61,7 @@ class PersistentStandIn:
             if isinstance(m, PersistentStandIn): out.update(m.state_dict(f"{prefix}{k}."))
         return out
 
+# %% ../nbs/04c_checkpoints.ipynb #6449c84c
 def _persistent_stand_in(meta) -> PersistentStandIn:
     "The allow-listed replacement of `torch_utils.persistence._reconstruct_persistent_obj`."
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
@@ -106,6 +108,7 @@ SAFE_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
     **{("numpy", n): getattr(np, n) for n in ("float32", "float64", "int64", "int32", "uint8", "bool_")},
 }
 
+# %% ../nbs/04c_checkpoints.ipynb #56e81d8c
 class RestrictedUnpickler(pickle.Unpickler):
     "An unpickler that resolves only the globals in `SAFE_PICKLE_GLOBALS`; everything else is refused."
     def find_class(self, module: str, name: str):
@@ -161,6 +164,7 @@ def _infer_channel_base(channels: dict[int, int], resolution: int) -> tuple[int,
                               "StyleGAN2Generator cannot represent this checkpoint.")
     return base, cmax
 
+# %% ../nbs/04c_checkpoints.ipynb #d01840f2
 def stylegan2_from_nvlabs(G_ema: PersistentStandIn) -> StyleGAN2Generator:
     "Our `StyleGAN2Generator` holding the weights of an NVlabs StyleGAN2-ADA `Generator` stand-in."
     if not isinstance(G_ema, PersistentStandIn) or G_ema.class_name != "Generator":
@@ -203,6 +207,7 @@ def _load_exact(G: nn.Module, sd: dict, what: str) -> None:
                               f"unexpected {unexpected[:6]}, wrong shapes {wrong[:6]}.")
     G.load_state_dict({k: v.detach().clone().float() if v.is_floating_point() else v for k, v in sd.items()})
 
+# %% ../nbs/04c_checkpoints.ipynb #568795e6
 def load_nvlabs_pkl(path: str | Path, device: str | torch.device = "cpu", key: str = "G_ema") -> StyleGAN2Generator:
     "A `StyleGAN2Generator` from an official StyleGAN2-ADA network pickle (`G_ema` by default), no code executed."
     data = read_nvlabs_pickle(path)
@@ -241,6 +246,7 @@ def _read_torch_checkpoint(path: Path) -> Any:
         raise CheckpointError(f"{path} cannot be read as a torch checkpoint (truncated or corrupt?): {type(e).__name__}: {e}. "
                               "Download it again.") from e
 
+# %% ../nbs/04c_checkpoints.ipynb #dcae8122
 def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key: str = "g_ema") -> StyleGAN2Generator:
     "A `StyleGAN2Generator` from a rosinality/stylegan2-pytorch checkpoint (`g_ema` and `latent_avg` when present)."
     path = Path(path)
@@ -269,6 +275,7 @@ def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key
     _load_exact(G, ours, "rosinality checkpoint")
     return G.eval().to(get_device(device))
 
+# %% ../nbs/04c_checkpoints.ipynb #21a6a5fe
 def to_rosinality(G: StyleGAN2Generator, path: str | Path) -> Path:
     "Write `G` as a rosinality/stylegan2-pytorch checkpoint `{'g_ema': ..., 'latent_avg': ...}` (needs z_dim == w_dim)."
     if not isinstance(G, StyleGAN2Generator): raise ConfigError(f"to_rosinality needs a StyleGAN2Generator, got {type(G).__name__}.")

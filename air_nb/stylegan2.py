@@ -91,6 +91,7 @@ def _conv(x, w, up: int, groups: int, resample_filter):
     p0 = kh // 2 + (fw + up - 1) // 2 - (kw - 1); p1 = kh // 2 + (fw - up) // 2 - (kw - up)
     return upfirdn2d(x, resample_filter, pad=(p0, p1, p0, p1), gain=up * up)
 
+# %% ../nbs/04a_stylegan2.ipynb #b2ac8519
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      up: int = 1, resample_filter: torch.Tensor | None = None, fused: bool = False) -> torch.Tensor:
     "StyleGAN2's convolution: weights scaled per sample by `styles` (N, in) and, with `demodulate`, renormalised."
@@ -129,6 +130,7 @@ class SynthesisLayer(nn.Module):
         x = lrelu_gain(x + self.bias.reshape(1, -1, 1, 1))
         return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
+# %% ../nbs/04a_stylegan2.ipynb #2c2d74b6
 class ToRGB(nn.Module):
     "Modulated 1x1 convolution to RGB, without demodulation."
     def __init__(self, in_channels: int, w_dim: int, conv_clamp: float | None = None):
@@ -144,6 +146,7 @@ class ToRGB(nn.Module):
         x = x + self.bias.reshape(1, -1, 1, 1)
         return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
+# %% ../nbs/04a_stylegan2.ipynb #2fa85433
 class SynthesisBlock(nn.Module):
     "One resolution: (the learned 4x4 constant |) upsampling conv0, conv1, and an RGB output added to the upsampled image."
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
@@ -169,11 +172,12 @@ class SynthesisBlock(nn.Module):
         img = y if img is None else upsample2d(img, self.resample_filter) + y
         return x, img
 
-# %% ../nbs/04a_stylegan2.ipynb #2c2d74b6
+# %% ../nbs/04a_stylegan2.ipynb #d75934ac
 def stylegan2_channels(resolution: int, channel_base: int = 32768, channel_max: int = 512) -> dict[int, int]:
     "Feature maps per block resolution: `min(channel_base // res, channel_max)` (config F: 512 up to 64 px, then halving)."
     return {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, int(math.log2(resolution)) + 1)}
 
+# %% ../nbs/04a_stylegan2.ipynb #5ceb6c6e
 class StyleGAN2Generator(Generator):
     "StyleGAN2 (config F, skip generator) in plain PyTorch: any power-of-two `resolution` from 32 to 1024, any width."
     arch = "stylegan2"
