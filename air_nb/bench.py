@@ -12,7 +12,8 @@ import torch
 
 from .core import get_device, MissingWeightsError
 from .clip import Clip, load_clip
-from .generators import Generator, StyleGAN2Generator, load_generator
+from .generators import Generator, load_generator
+from .stylegan2 import StyleGAN2Generator
 from .trainer import adapt, load_run_clip, make_config
 
 # %% auto #0

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from .core import (ConfigError, MissingWeightsError, seed_everything, atomic_torch_save, atomic_write, save_json,
                    image_grid, show_images)
-from .generators import Generator, StyleGAN2Generator, EqualLinear, lrelu_gain, setup_filter
+from .generators import Generator
+from .stylegan2 import StyleGAN2Generator, EqualLinear, lrelu_gain, setup_filter
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'EqualConv2d', 'downsample2d', 'DiscriminatorBlock', 'minibatch_stddev', 'StyleGAN2Discriminator',

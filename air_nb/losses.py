@@ -5,14 +5,11 @@
 # %% ../nbs/05_losses.ipynb #7ef59591
 from __future__ import annotations
 import torch
-import torch.nn.functional as F
 
 from .core import ConfigError
-from .clip import Clip, load_clip, register_clip_config
 
 # %% auto #0
-__all__ = ['TINY_CLIP_CONFIG', 'offset_cosine_loss', 'directional_loss', 'adaptive_loss', 'prompt_alignment_loss',
-           'global_clip_loss', 'tiny_random_clip']
+__all__ = ['offset_cosine_loss', 'directional_loss', 'adaptive_loss', 'prompt_alignment_loss', 'global_clip_loss']
 
 # %% ../nbs/05_losses.ipynb #c6b8b92c
 def _unit(x: torch.Tensor, min_norm: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,17 +58,10 @@ def global_clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
     "`1 - cos(image, text)` per image `(N, D)`; `text_features` `(D,)` or `(N, D)`."
     return offset_cosine_loss(image_features, text_features, reduction=reduction)
 
-# %% ../nbs/05_losses.ipynb #3e7f08b2
-TINY_CLIP_CONFIG: dict = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-def tiny_random_clip(device: str | torch.device | None = "cpu", seed: int = 0) -> Clip:
-    "A one-layer, 32-wide open_clip model with random weights (seeded): instant and offline, for tests and mechanics."
-    register_clip_config("air-nb-tiny", TINY_CLIP_CONFIG)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try: return load_clip("air-nb-tiny", None, device)
-    finally: torch.random.set_rng_state(state)
+# %% ../nbs/05_losses.ipynb #41e0e597
+def __getattr__(name: str):
+    "`tiny_random_clip` moved to `air_nb.clip`; resolved lazily (PEP 562), so this module does not import it."
+    if name == "tiny_random_clip":
+        from air_nb.clip import tiny_random_clip
+        return tiny_random_clip
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """CLIP loading: local files found without the network, the offline error, checkpoint formats, preprocessing.
 
-No pre-trained CLIP weights exist in this workplace, so the "downloaded" files here are random-weight models with
-exactly the upstream architecture, key names and shapes (stored in float16 to halve the disk traffic)."""
+The tests never download anything, so the "downloaded" files here are random-weight models with exactly the upstream
+architecture, key names and shapes (stored in float16 to halve the disk traffic)."""
 import os, socket, subprocess, sys, time
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import torch
 
 import open_clip
 from air_nb.clip import (load_clip, register_clip_config, find_clip_weights, clip_weight_candidates, weight_source,
-                         encode_token_embeddings, prompt_token_embeddings)
+                         encode_token_embeddings, prompt_token_embeddings, tiny_random_clip)
 from air_nb.core import ConfigError, MissingWeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,3 +238,38 @@ def test_found_in_open_clip_url_cache(isolated_caches, fake_vit_b32, no_network,
     assert find_clip_weights("ViT-B-32", "openai") == url_cache / "ViT-B-32.pt"
     clip = load_clip("ViT-B-32", "openai", device="cpu")
     assert _same_weights(clip, sd) and _quick_gelu(clip)
+
+
+# ---------------------------------------------------------------- air_nb's own names: 'shapes' and 'tiny-random'
+def _state(clip):
+    return {k: v.clone() for k, v in clip.model.state_dict().items()}
+
+
+def test_tiny_random_by_name_is_tiny_random_clip(no_network):
+    a, b = load_clip("tiny-random", "openai", device="cpu", seed=3), tiny_random_clip("cpu", seed=3)
+    sa, sb = _state(a), _state(b)
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)   # `pretrained` is not used
+    other = _state(load_clip("tiny-random", None, seed=4))
+    assert any(not torch.equal(sa[k], other[k]) for k in sa)
+    rng = torch.random.get_rng_state(); load_clip("tiny-random"); assert torch.equal(torch.random.get_rng_state(), rng)
+
+
+def test_shapes_by_name_is_the_shapes_clip(no_network):
+    from air_nb.core import find_weights
+    from air_nb.shapes import load_shapes_clip, SHAPES_CLIP_FILE
+    if find_weights(SHAPES_CLIP_FILE) is None: pytest.skip("the shapes-world CLIP is not in the package")
+    a, b = load_clip("shapes", "openai", device="cpu"), load_shapes_clip("cpu")
+    sa, sb = _state(a), _state(b)
+    assert a.name == b.name == "air-nb-shapes-clip" and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_clip_and_losses_import_without_each_other_loops():
+    "air_nb.clip does not import air_nb.shapes until 'shapes' is asked for; air_nb.losses no longer imports air_nb.clip."
+    code = ("import sys, air_nb.losses; assert 'air_nb.clip' not in sys.modules; "
+            "import air_nb.clip; assert 'air_nb.shapes' not in sys.modules; "
+            "from air_nb.losses import tiny_random_clip; assert tiny_random_clip is air_nb.clip.tiny_random_clip")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_unknown_name_mentions_our_own():
+    with pytest.raises(ConfigError, match="tiny-random"): load_clip("ViT-X-1", None)

@@ -1,7 +1,7 @@
 """Generators: exact match with the original StyleGAN2 implementations (fixtures), safe loading, failure messages.
 
 The fixtures in tests/fixtures/generators/ were made by running NVlabs' and rosinality's own code on small
-random-weight models (see "How the test fixtures were made" in nbs/04_generators.ipynb)."""
+random-weight models (see "How the test fixtures were made" in nbs/04c_checkpoints.ipynb)."""
 import io, os, pickle, shutil
 from pathlib import Path
 
@@ -10,11 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import air_nb.generators as gen
+import air_nb.dcgan as dcgan
 from air_nb.core import ConfigError, MissingWeightsError
-from air_nb.generators import (CheckpointError, DCGANGenerator, Generator, StyleGAN2Generator, UnsafePickleError,
-                               load_generator, load_nvlabs_pkl, load_rosinality_pt, read_nvlabs_pickle, to_rosinality,
-                               write_nvlabs_pickle, GENERATOR_PRESETS)
+from air_nb.generators import CheckpointError, Generator, load_generator, sample_latents, GENERATOR_PRESETS
+from air_nb.stylegan2 import StyleGAN2Generator
+from air_nb.dcgan import DCGANGenerator
+from air_nb.checkpoints import (UnsafePickleError, load_nvlabs_pkl, load_rosinality_pt, read_nvlabs_pickle, to_rosinality,
+                                write_nvlabs_pickle)
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "generators"
 TOL = 1e-4  # per pixel, as promised in the notebook
@@ -197,7 +199,6 @@ def test_preset_found_in_weights_dir(tmp_path):
 
 
 def test_shapes_presets_point_to_training_notebook(monkeypatch, tmp_path):
-    monkeypatch.setattr(gen, "PACKAGE_WEIGHTS", tmp_path / "empty")
     import air_nb.core as core
     monkeypatch.setattr(core, "PACKAGE_WEIGHTS", tmp_path / "empty")
     for name in ("shapes-photo", "shapes-red"):
@@ -221,7 +222,7 @@ def test_missing_file_and_run_folder(tmp_path):
 
 # ---------------------------------------------------------------- faces DCGAN
 def test_faces_dcgan():
-    if gen.faces_dcgan_weights_path() is None:
+    if dcgan.faces_dcgan_weights_path() is None:
         pytest.skip("gan-face-generate is not installed (make setup installs it)")
     G = load_generator("faces-dcgan")
     assert isinstance(G, DCGANGenerator) and (G.z_dim, G.w_dim, G.num_ws, G.resolution) == (100, 100, 1, 64)
@@ -235,7 +236,7 @@ def test_faces_dcgan():
 
 
 def test_faces_dcgan_missing_package(monkeypatch):
-    monkeypatch.setattr(gen, "faces_dcgan_weights_path", lambda: None)
+    monkeypatch.setattr(dcgan, "faces_dcgan_weights_path", lambda: None)
     with pytest.raises(MissingWeightsError, match="pip install --no-deps gan-face-generate==1.1.1"):
         load_generator("faces-dcgan")
 
@@ -289,3 +290,78 @@ def test_frozen_copy_and_ema():
     for a, e, g in zip(Fz.parameters(), E.parameters(), G.parameters()):
         assert torch.allclose(e, 0.9 * a + 0.1 * g, atol=1e-6)
     assert torch.allclose(E.w_avg, Fz.w_avg + 0.2, atol=1e-6)  # buffers move too
+
+
+# ---------------------------------------------------------------- the seam: latents, synthesize, reference_copy
+def _faces_or_random_dcgan():
+    if dcgan.faces_dcgan_weights_path() is not None: return load_generator("faces-dcgan")
+    torch.manual_seed(0)
+    return DCGANGenerator(100, 8).eval()
+
+
+@pytest.mark.parametrize("make", [lambda: small_g(7), lambda: load_generator(FIX / "nvlabs_small.pkl"), _faces_or_random_dcgan])
+def test_seam_is_the_old_mapping_synthesis_and_frozen_copy(make):
+    "The seam computes exactly what mapping / synthesis / frozen_copy computed: same ops, same bits."
+    G = make()
+    z = G.sample_z(4, seed=3)
+    with torch.no_grad():
+        for t in (1.0, 0.7):
+            w = G.latents(z, t)
+            assert torch.equal(w, G.mapping(z, t))
+            img = G.synthesize(w)
+            # the old path, spelled out: W -> W+ -> per-architecture synthesis
+            ws = G.as_w_plus(G.mapping(z, t))
+            if isinstance(G, StyleGAN2Generator):
+                x = old = None; i = 0
+                for res in G.block_resolutions:
+                    block = getattr(G, f"b{res}")
+                    x, old = block(x, old, ws[:, i: i + block.num_conv + 1], "const", False)
+                    i += block.num_conv
+            else: old = G.main(ws[:, 0, :, None, None])
+            assert torch.equal(img, old) and torch.equal(G.synthesis(w), img) and torch.equal(G(z, t), img)
+            img2, feats = G.synthesize(w, return_features=True)
+            assert torch.equal(img2, img)
+        R = G.reference_copy()
+        assert not R.training and not any(p.requires_grad for p in R.parameters())
+        assert torch.equal(R(z, 0.7), G(z, 0.7)) and torch.equal(G.frozen_copy()(z, 0.7), R(z, 0.7))
+        assert all(a.data_ptr() != b.data_ptr() for a, b in zip(R.parameters(), G.parameters()))
+
+
+@pytest.mark.parametrize("make", [lambda: small_g(8), _faces_or_random_dcgan])
+def test_features_are_the_outputs_of_the_named_layers(make):
+    G = make()
+    w = G.latents(G.sample_z(2, seed=1))
+    with torch.no_grad():
+        img, feats = G.synthesize(w, return_features=True)
+        seen = {}
+        hooks = [G.get_submodule(k).register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(k, o)) for k in feats]
+        G.synthesize(w)
+        for h in hooks: h.remove()
+    assert list(seen) == list(feats) and all(torch.equal(seen[k], feats[k]) for k in feats)
+    sizes = [f.shape[-1] for f in feats.values()]
+    assert sizes == sorted(sizes) and sizes[0] == 4 and all(f.shape[0] == 2 for f in feats.values())  # shallow to deep
+    assert sizes[-1] == (G.resolution if isinstance(G, StyleGAN2Generator) else G.resolution // 2)
+
+
+def test_features_carry_gradients_to_the_trained_layers():
+    G = small_g(9).train().set_trainable(["b8.conv0"])
+    _, feats = G.synthesize(G.latents(G.sample_z(2, seed=0)), return_features=True)
+    feats["b8.conv1"].square().mean().backward()
+    assert G.b8.conv0.weight.grad is not None and G.b4.conv1.weight.grad is None
+
+
+def test_sample_z_is_sample_latents():
+    G = small_g(10)
+    assert torch.equal(G.sample_z(7, seed=5), sample_latents(G.z_dim, 7, seed=5))
+    assert torch.equal(sample_latents(32, 9, seed=2)[:3], sample_latents(32, 3, seed=2))
+    with pytest.raises(ConfigError, match="at least 1"): G.sample_z(0)
+
+
+def test_generators_imports_no_concrete_architecture():
+    "air_nb.generators imports neither StyleGAN2 nor the DCGAN nor the checkpoint readers; the old import paths still work."
+    import subprocess, sys
+    code = ("import sys, air_nb.generators as g; assert not {'air_nb.stylegan2', 'air_nb.dcgan', 'air_nb.checkpoints'} & set(sys.modules); "
+            "from air_nb.generators import StyleGAN2Generator, faces_dcgan_weights_path; import air_nb.stylegan2 as s; "
+            "assert StyleGAN2Generator is s.StyleGAN2Generator; "
+            "assert g.Generator.from_config({'arch': 'dcgan', 'z_dim': 4, 'ngf': 2}).arch == 'dcgan'")
+    subprocess.run([sys.executable, "-c", code], check=True)
