@@ -25,8 +25,8 @@ from .core import ConfigError, MissingWeightsError, get_device, weights_dir, fin
 # %% auto #0
 __all__ = ['TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'register_clip_config', 'WeightSource',
            'weight_source', 'clip_weight_candidates', 'find_clip_weights', 'Clip', 'load_clip', 'tiny_random_clip',
-           'fill_templates', 'text_features', 'text_direction', 'token_embedding', 'encode_token_embeddings',
-           'PromptEmbedding', 'prompt_token_embeddings']
+           'fill_templates', 'resolve_templates', 'text_features', 'text_direction', 'token_embedding',
+           'encode_token_embeddings', 'PromptEmbedding', 'prompt_token_embeddings']
 
 # %% ../nbs/01_clip.ipynb #2066e407
 _CONFIG_DIR: Path | None = None      # one private folder per process for the JSON files open_clip reads
@@ -365,6 +365,26 @@ def fill_templates(classname: str, templates: Template | Sequence[Template] = IM
         elif "{}" in t: out.append(t.replace("{}", classname))
         else: raise ConfigError(f"Prompt template {t!r} has no '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
     return out
+
+# %% ../nbs/01_clip.ipynb #e49f9eb8
+def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Template, ...]:
+    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'shapes:<attribute>'` (the shapes world's captions), a template with '{}', or a list of them."
+    if template is None: return ("{}",)
+    if isinstance(template, str):
+        t = template.strip()
+        if t.lower() in ("imagenet", "int", "imagenet_templates"): return tuple(IMAGENET_TEMPLATES)
+        if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
+        if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
+        if t.startswith("shapes:"):   # the shapes world's caption templates for one attribute
+            from air_nb.shapes import attribute_templates
+            return tuple(attribute_templates(t.split(":", 1)[1]))
+        if "{}" not in t:
+            raise ConfigError(f"template={template!r}: use 'imagenet', 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
+        return (t,)
+    templates = tuple(template)
+    if not templates: raise ConfigError("templates: the list is empty; pass at least one template with '{}'.")
+    for t in templates: fill_templates("x", t)   # raises ConfigError for a template without '{}'
+    return templates
 
 # %% ../nbs/01_clip.ipynb #d6a32811
 def _template_features(clip: Clip, classnames: Sequence[str], templates, batch_size: int) -> torch.Tensor:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #cd605c18
 from __future__ import annotations
-import json, os, random, re, tempfile
+import csv, io, json, os, random, re, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['PACKAGE_WEIGHTS', 'AirNbError', 'MissingWeightsError', 'ConfigError', 'get_device', 'seed_everything', 'to_uint8',
            'from_uint8', 'image_grid', 'show_images', 'save_image', 'atomic_write', 'save_json', 'load_json',
-           'atomic_torch_save', 'weights_dir', 'find_weights', 'slug', 'repo_root']
+           'write_csv', 'atomic_torch_save', 'weights_dir', 'find_weights', 'slug', 'repo_root']
 
 # %% ../nbs/00_core.ipynb #67313b1e
 class AirNbError(Exception):
@@ -109,6 +109,13 @@ def save_json(obj: Any, path: str | Path) -> Path:
 def load_json(path: str | Path) -> Any:
     "Read a JSON file."
     return json.loads(Path(path).read_text())
+
+def write_csv(rows: Sequence[dict], path: str | Path) -> Path:
+    "`rows` as a CSV file (atomically), with a column for every key any row has, in order of first appearance."
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, restval=""); w.writeheader(); w.writerows(rows)
+    return atomic_write(path, lambda f: f.write(buf.getvalue() if cols else ""), mode="w")
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     "`torch.save` that never leaves a half-written file."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_gan_training.ipynb #86adcff3
 from __future__ import annotations
-import copy, csv, io, math, time
+import copy, math, time
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 from typing import Sequence
@@ -14,16 +14,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (ConfigError, MissingWeightsError, seed_everything, atomic_torch_save, atomic_write, save_json,
+from .core import (ConfigError, MissingWeightsError, seed_everything, atomic_torch_save, atomic_write, save_json, write_csv,
                    image_grid, show_images)
 from .generators import Generator
+from .shapes import load_judge
 from .stylegan2 import StyleGAN2Generator, EqualLinear, lrelu_gain, setup_filter
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'EqualConv2d', 'downsample2d', 'DiscriminatorBlock', 'minibatch_stddev', 'StyleGAN2Discriminator',
            'd_logistic_loss', 'g_nonsaturating_loss', 'r1_penalty', 'diff_augment', 'shapes_image_pool', 'pool_batch',
-           'GANConfig', 'GANTrainer', 'write_history_csv', 'train_gan', 'RandomConvFeatures',
-           'generator_feature_extractor', 'generator_fid', 'judge_attribute_shares']
+           'GANConfig', 'GANTrainer', 'train_gan', 'RandomConvFeatures', 'judge_or_none', 'generator_feature_extractor',
+           'generator_fid', 'judge_attribute_shares']
 
 # %% ../nbs/03b_gan_training.ipynb #153b8e3e
 class EqualConv2d(nn.Module):
@@ -289,13 +290,6 @@ class GANTrainer:
         return t
 
 # %% ../nbs/03b_gan_training.ipynb #deb0fc58
-def write_history_csv(history: Sequence[dict], path: str | Path) -> Path:
-    "The per-step records of `GANTrainer.step` as a CSV file, atomically."
-    buf = io.StringIO()
-    if history:
-        w = csv.DictWriter(buf, fieldnames=list(history[0])); w.writeheader(); w.writerows(history)
-    return atomic_write(path, lambda f: f.write(buf.getvalue()), mode="w")
-
 def train_gan(cfg: GANConfig | dict, pool: torch.Tensor, iterations: int, checkpoint: str | Path | None = None,
               max_minutes: float | None = None, checkpoint_every: int = 200, device: str | torch.device = "cpu",
               progress: bool = True, on_checkpoint=None) -> GANTrainer:
@@ -318,7 +312,7 @@ def train_gan(cfg: GANConfig | dict, pool: torch.Tensor, iterations: int, checkp
     start = time.perf_counter()
     def save():
         if checkpoint is None: return
-        trainer.save(checkpoint); write_history_csv(trainer.history, checkpoint.with_name("losses.csv"))
+        trainer.save(checkpoint); write_csv(trainer.history, checkpoint.with_name("losses.csv"))
         if on_checkpoint is not None: on_checkpoint(trainer)
     bar = tqdm(total=iterations, initial=trainer.step_count, desc="GAN", disable=not progress, mininterval=5)
     while trainer.step_count < iterations:
@@ -348,24 +342,15 @@ class RandomConvFeatures(nn.Module):
         for w in self.weights: x = F.avg_pool2d(F.leaky_relu(F.conv2d(x, w, padding=1), 0.2), 2)
         return torch.cat([x.mean([2, 3]), x.amax([2, 3])], 1)  # (N, 256): mean and max of 128 channels
 
-def _load_judge(device):
-    "The shapes-world judge in eval mode, or None when `air_nb.shapes` has no `load_judge` yet or its weights are missing."
-    try:
-        from air_nb.shapes import load_judge
-        return load_judge(device=device).eval()
-    except (ImportError, AttributeError, MissingWeightsError, FileNotFoundError): return None
-
-def _judge_size(judge) -> int: return int(getattr(judge, "image_size", 64))
-
-def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    "Bilinear (antialiased) resize, the identity when `images` are already `size` px."
-    if images.shape[-1] == size: return images
-    return F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+def judge_or_none(device: str | torch.device = "cpu"):
+    "The shapes-world judge (`shapes.load_judge`), or None when its weights are not on this machine."
+    try: return load_judge(device=device)
+    except MissingWeightsError: return None
 
 def generator_feature_extractor(prefer_judge: bool = True, device: str | torch.device = "cpu"):
     "`(name, FeatureExtractor)`: the judge's features (images resized to its input size) if it loads, else `random-conv`."
     from air_nb.metrics import FeatureExtractor, judge_feature_extractor
-    judge = _load_judge(device) if prefer_judge else None
+    judge = judge_or_none(device) if prefer_judge else None
     if judge is not None: return "judge", judge_feature_extractor(judge)
     net = RandomConvFeatures().to(device)
     return "random-conv", FeatureExtractor("random-conv", net, net.num_features, net)
@@ -394,15 +379,14 @@ def judge_attribute_shares(G: Generator, reals: torch.Tensor, n: int = 1000, see
                            device: str | torch.device = "cpu", judge=None, batch_size: int = 250,
                            real_labels: dict[str, torch.Tensor] | None = None) -> dict | None:
     "Judge class shares, confidence and generated-vs-real total variation per attribute (+ accuracy on `reals` given `real_labels`); None without a judge."
-    judge = judge if judge is not None else _load_judge(device)
+    judge = judge if judge is not None else judge_or_none(device)
     if judge is None: return None
     from air_nb.shapes import ATTRIBUTES
-    size = _judge_size(judge)
     def probs(batches):
         out = {}
         for x in batches:
             x = x.float().div(127.5).sub(1) if x.dtype == torch.uint8 else x
-            for a, p in judge.probs(_resize(x.to(device), size)).items(): out.setdefault(a, []).append(p.float().cpu())
+            for a, p in judge.probs(x.to(device)).items(): out.setdefault(a, []).append(p.float().cpu())
         return {a: torch.cat(v) for a, v in out.items()}
     z = G.sample_z(n, seed)
     pg = probs(G(z[i: i + batch_size], truncation) for i in range(0, n, batch_size))

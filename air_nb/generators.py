@@ -267,21 +267,11 @@ def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Ge
         return load_checkpoint(path, device).eval()
     path = Path(source).expanduser()
     if path.is_dir():
-        ckpt = path / "generator_ema.safetensors"
-        if not ckpt.exists():
-            raise MissingWeightsError(f"run folder {path} has no generator_ema.safetensors (has the run finished?).")
-        return load_air_nb_checkpoint(ckpt, device)
+        from air_nb import runs      # the run-folder layout has one owner
+        return load_air_nb_checkpoint(runs.generator_path(path), device)
     if not path.exists():
         if path.suffix == "" and len(path.parts) == 1:
             raise ConfigError(f"unknown generator preset {str(source)!r}; known presets: {', '.join(GENERATOR_PRESETS)}.")
         raise MissingWeightsError(f"checkpoint {path} does not exist; pass a preset name ({', '.join(GENERATOR_PRESETS)}), "
                                   f"a checkpoint file, or a run folder. Downloaded weights belong in {weights_dir()}.")
     return load_checkpoint(path, device).eval()
-
-# %% ../nbs/04_generators.ipynb #5e36c9c3
-_MOVED = {"StyleGAN2Generator": "air_nb.stylegan2", "faces_dcgan_weights_path": "air_nb.dcgan"}
-
-def __getattr__(name: str):
-    "Names that moved to their own modules, resolved lazily (PEP 562) so that importing this module imports none of them."
-    if name in _MOVED: return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

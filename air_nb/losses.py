@@ -57,11 +57,3 @@ def prompt_alignment_loss(image_offsets: torch.Tensor, prompt_features: torch.Te
 def global_clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     "`1 - cos(image, text)` per image `(N, D)`; `text_features` `(D,)` or `(N, D)`."
     return offset_cosine_loss(image_features, text_features, reduction=reduction)
-
-# %% ../nbs/05_losses.ipynb #41e0e597
-def __getattr__(name: str):
-    "`tiny_random_clip` moved to `air_nb.clip`; resolved lazily (PEP 562), so this module does not import it."
-    if name == "tiny_random_clip":
-        from air_nb.clip import tiny_random_clip
-        return tiny_random_clip
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,18 +16,17 @@ from tqdm.auto import tqdm
 
 from .core import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, weights_dir
 from . import runs
-from .generators import load_generator
+from .generators import load_generator, sample_latents
 from .shapes import load_judge
 
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'FeatureExtractor',
-           'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'sample_latents',
-           'stream_samples', 'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score',
-           'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix',
-           'intra_diversity_features', 'reference_features', 'evaluate_generator', 'shapes_measures',
-           'attribute_confusion', 'summarize', 'run_setting', 'run_info', 'comparison_grid', 'is_shapes_run',
-           'shapes_target', 'shapes_reference', 'judge_feature_extractor', 'judge_predictions', 'judge_confidences',
-           'run_text_feature', 'evaluate_runs']
+           'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'stream_samples',
+           'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'intra_cluster_diversity',
+           'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features',
+           'reference_features', 'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'summarize',
+           'run_setting', 'run_info', 'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference',
+           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -79,12 +78,6 @@ def inception_feature_extractor(weights: str | os.PathLike | None = None, device
     return FeatureExtractor("inception", lambda x: net(to_u8(x.to(next(net.parameters()).device))), 2048, net)
 
 # %% ../nbs/08_metrics.ipynb #452108a0
-def sample_latents(z_dim: int, n: int, seed: int = 0) -> torch.Tensor:
-    """`n` standard-normal latents `(n, z_dim)` from `seed`, as `Generator.sample_z` draws them (NumPy's sequential
-    RandomState): the same on every device, and the first k of `n` latents are the latents for `k`."""
-    if n < 1: raise ConfigError(f"n={n}: the number of samples must be at least 1.")
-    return torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(n, z_dim)).float()
-
 def _latents(generator, n: int, seed: int) -> torch.Tensor:
     return generator.sample_z(n, seed).cpu() if hasattr(generator, "sample_z") else sample_latents(generator.z_dim, n, seed)
 
@@ -416,8 +409,7 @@ def _load_run_clip(config: dict, device):
 def run_text_feature(clip, config: dict) -> torch.Tensor:
     "The target's text feature averaged over the run's own prompt templates (`imagenet`, `single`, `shapes:<attribute>`, a list)."
     from air_nb.trainer import config_from_dict
-    from air_nb.clip import text_features
-    from air_nb.misalignment import resolve_templates
+    from air_nb.clip import resolve_templates, text_features
     return text_features(clip, str(config.get("target", "")), resolve_templates(config_from_dict(config).run.templates)).reshape(-1).cpu()
 
 def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,

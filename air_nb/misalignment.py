@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from .core import ConfigError, atomic_torch_save, from_uint8, weights_dir
-from .clip import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, text_features
+from .clip import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, resolve_templates, text_features
 
 # %% auto #0
 __all__ = ['offset_misalignment', 'concept_distance', 'LabelledImages', 'from_tensors', 'from_image_folder', 'from_cifar100',
            'shapes_images', 'as_labelled_images', 'default_cache_dir', 'clip_fingerprint', 'ConceptEmbeddings',
-           'class_image_embeddings', 'resolve_templates', 'class_text_embeddings', 'sample_pairs', 'pair_table',
-           'pair_study', 'RankCorrelation', 'spearman', 'plot_misalignment', 'template_misalignment']
+           'class_image_embeddings', 'class_text_embeddings', 'sample_pairs', 'pair_table', 'pair_study',
+           'RankCorrelation', 'spearman', 'plot_misalignment', 'template_misalignment']
 
 # %% ../nbs/02_misalignment.ipynb #3d8d3e4a
 def _check_features(name: str, *xs: torch.Tensor) -> None:
@@ -276,25 +276,6 @@ def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_
     return ConceptEmbeddings(list(data.classnames), image, counts, data.name, f"{clip.name} ({fp})")
 
 # %% ../nbs/02_misalignment.ipynb #59320c94
-def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Template, ...]:
-    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'shapes:<attribute>'` (the shapes world's captions), a template with '{}', or a list of them."
-    if template is None: return ("{}",)
-    if isinstance(template, str):
-        t = template.strip()
-        if t.lower() in ("imagenet", "int", "imagenet_templates"): return tuple(IMAGENET_TEMPLATES)
-        if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
-        if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
-        if t.startswith("shapes:"):   # the shapes world's caption templates for one attribute
-            from air_nb.shapes import attribute_templates
-            return tuple(attribute_templates(t.split(":", 1)[1]))
-        if "{}" not in t:
-            raise ConfigError(f"template={template!r}: use 'imagenet', 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
-        return (t,)
-    templates = tuple(template)
-    if not templates: raise ConfigError("templates: the list is empty; pass at least one template with '{}'.")
-    for t in templates: fill_templates("x", t)   # raises ConfigError for a template without '{}'
-    return templates
-
 def class_text_embeddings(clip: Clip, classnames: Sequence[str], templates: str | Sequence[Template] = "imagenet",
                           cache_dir: str | Path | None = "default", batch_size: int = 256) -> torch.Tensor:
     "Unit text features `(C, D)` of `classnames`, averaged over `templates` (see `resolve_templates`); cached like the image means."

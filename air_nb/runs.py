@@ -4,19 +4,19 @@
 
 # %% ../nbs/06_runs.ipynb #4ef13a99
 from __future__ import annotations
-import csv, os
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 
-from .core import ConfigError, MissingWeightsError, atomic_torch_save, atomic_write, load_json, save_image, save_json
+from .core import ConfigError, MissingWeightsError, atomic_torch_save, load_json, save_image, save_json, write_csv
 
 # %% auto #0
 __all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT', 'write_config',
            'read_config_doc', 'read_config', 'is_finished', 'generator_path', 'is_run_folder', 'find_runs',
-           'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'history_columns', 'write_losses',
-           'save_samples', 'sample_grids', 'grid_step', 'write_json', 'read_json']
+           'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'write_losses', 'save_samples',
+           'sample_grids', 'grid_step', 'write_json', 'read_json']
 
 # %% ../nbs/06_runs.ipynb #90cd3a7c
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -95,16 +95,9 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return torch.load(path, map_location=device, weights_only=True)
 
 # %% ../nbs/06_runs.ipynb #4f1a06c3
-def history_columns(history: Iterable[dict]) -> list[str]:
-    "Every key of the rows, in order of first appearance."
-    return list(dict.fromkeys(k for row in history for k in row))
-
 def write_losses(run: str | os.PathLike, history: list[dict]) -> Path:
-    "Write `losses.csv` (atomically) with the union of the rows' keys; missing values are empty."
-    cols = history_columns(history)
-    def write(f):
-        w = csv.DictWriter(f, fieldnames=cols, restval=""); w.writeheader(); w.writerows(history)
-    return atomic_write(Path(run) / LOSSES, write, mode="w")
+    "Write `losses.csv` (atomically) with the union of the rows' keys (`core.write_csv`); missing values are empty."
+    return write_csv(history, Path(run) / LOSSES)
 
 def save_samples(run: str | os.PathLike, images: torch.Tensor, step: int, nrow: int) -> Path:
     "Save a sample grid of `step` under `samples/`."

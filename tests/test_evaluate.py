@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from air_nb.core import save_json, to_uint8
-from air_nb.generators import StyleGAN2Generator
+from air_nb.stylegan2 import StyleGAN2Generator
 
 from helpers import run_papermill
 

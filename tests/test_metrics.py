@@ -13,7 +13,7 @@ from scipy import linalg
 from air_nb import metrics as M, runs
 from air_nb.generators import load_generator
 from air_nb.core import ConfigError, MissingWeightsError, save_json
-from air_nb.generators import StyleGAN2Generator
+from air_nb.stylegan2 import StyleGAN2Generator
 
 
 @pytest.fixture
@@ -201,8 +201,9 @@ def test_evaluate_runs_without_clip_weights_notes_it(tmp_path, empty_weights):
 def test_evaluate_runs_on_a_real_adaptation_run_folder(tmp_path, empty_weights):
     "A run folder written by the trainer (faces DCGAN or a random DCGAN, tiny random CLIP): the run's own CLIP is used."
     from air_nb import trainer as adapt_mod
-    from air_nb.generators import Generator, faces_dcgan_weights_path, load_generator
-    from air_nb.losses import tiny_random_clip
+    from air_nb.generators import Generator, load_generator
+    from air_nb.dcgan import faces_dcgan_weights_path
+    from air_nb.clip import tiny_random_clip
     G0 = load_generator("faces-dcgan") if faces_dcgan_weights_path() else Generator.from_config({"arch": "dcgan"})
     for meth in ("nada", "air"):
         adapt_mod.adapt(generator=G0, clip=tiny_random_clip(), source="photo", target="sketch", clip_model="tiny-random", method=meth,
