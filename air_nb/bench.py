@@ -14,7 +14,7 @@ from .core import get_device, MissingWeightsError
 from .clip import Clip, load_clip
 from .generators import Generator, load_generator
 from .stylegan2 import StyleGAN2Generator
-from .trainer import adapt, load_run_clip, make_config
+from .trainer import adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
 __all__ = ['PAPER_SCALE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row',
@@ -79,7 +79,7 @@ def _loop_seconds(G, clip, config: dict, method: str, device) -> tuple[float, fl
     "Loop wall and CPU seconds per iteration (after set-up, run folder included) and the run's timings."
     with tempfile.TemporaryDirectory() as tmp:
         t0, c0 = time.perf_counter(), time.process_time()
-        r = adapt(dict(config, method=method, device=str(device), out_dir=f"{tmp}/run"), clip=clip, generator=G, progress=False)
+        r = adapt(fields_for(dict(config, method=method, device=str(device), out_dir=f"{tmp}/run"), method), clip=clip, generator=G, progress=False)
         _sync(device)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = r.timings["iterations"]

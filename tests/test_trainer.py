@@ -1,7 +1,7 @@
 """The trainer's contracts: the redesign reproduces the pre-redesign loop, resume equals an uninterrupted run (also
 after SIGKILL, also during a checkpoint write), Ctrl-C leaves a resumable checkpoint, NaN stops with a clear message,
 run folders refuse mismatched settings, configs are routed and type-checked, and a new method needs no trainer edit."""
-import inspect, os, random, signal, subprocess, sys, textwrap, time, warnings
+import inspect, os, random, signal, subprocess, sys, textwrap, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from air_nb.core import ConfigError, load_json
 from air_nb.generators import Generator, load_generator
 from air_nb.clip import tiny_random_clip
 from air_nb.losses import global_clip_loss
-from air_nb.trainer import adapt, AdaptationDiverged, make_config, PRESETS, Method, METHODS, Trainer, register_method
+from air_nb.trainer import adapt, AdaptationDiverged, make_config, fields_for, PRESETS, Method, METHODS, Trainer, register_method
 from air_nb import runs
 
 TESTS = Path(__file__).resolve().parent
@@ -29,7 +29,8 @@ SETTING = dict(source="photo", target="sketch", clip_model="tiny-random", iterat
 
 
 def run(out_dir, clip=None, G=None, **kw):
-    return adapt(generator=G or tiny_generator(), clip=clip or tiny_random_clip(), **{**SETTING, **kw}, out_dir=str(out_dir))
+    values = {**SETTING, **kw}     # SETTING holds AIR's fields too: a NADA run leaves them out
+    return adapt(generator=G or tiny_generator(), clip=clip or tiny_random_clip(), **fields_for(values, values.get("method", "air")), out_dir=str(out_dir))
 
 
 def same_weights(a, b):
@@ -130,9 +131,7 @@ def test_out_dir_with_other_settings_is_refused(tmp_path):
 def test_presets_resolve():
     for name in PRESETS:
         for method in ("nada", "air"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")     # AIR fields of the shapes presets, under NADA
-                cfg = make_config(preset=name, method=method)
+            cfg = make_config(preset=name, method=method)      # the shapes presets' AIR fields are left out for NADA
             assert cfg.run.target and cfg.run.iterations >= 1
         assert cfg.method.thresh_iter(cfg.run) < cfg.run.iterations
     assert make_config(target="Cat").run.preset == "dog-to-cat"
@@ -304,8 +303,9 @@ def test_flat_overrides_are_routed_and_checked():
         make_config(preset="shapes-photo-to-sketch", learning_rate=0.1)
     with pytest.raises(ConfigError, match="RunConfig.lr needs float"): make_config(preset="shapes-photo-to-sketch", lr="abc")
     with pytest.raises(ConfigError, match="AirConfig.n_ctx needs int"): make_config(preset="shapes-photo-to-sketch", n_ctx=1.5)
-    with pytest.warns(UserWarning, match=r"does not use \['t_int'\]"):
-        assert make_config(preset="shapes-photo-to-sketch", method="nada", t_int=0.2).run.method == "nada"
+    with pytest.raises(ConfigError, match="has no field t_int: t_int belongs to method air"):
+        make_config(preset="shapes-photo-to-sketch", method="nada", t_int=0.2)
+    assert "prompt_latents" in make_config(preset="shapes-photo-to-sketch", method="nada").ignored   # a preset's AIR field
     with pytest.raises(ConfigError, match="method='gan'"): make_config(preset="shapes-photo-to-sketch", method="gan")
 
 
