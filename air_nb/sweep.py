@@ -71,7 +71,7 @@ def run_job(job: SweepJob, notebook: str, kernel_name: str = "python3", threads:
     job.seconds = time.time() - t
     return job
 
-# %% ../nbs/08b_sweep.ipynb #47f7c7fb
+# %% ../nbs/08b_sweep.ipynb #daf0e661
 def _start_ray(address: str | None, cpus: int | None):
     import ray
     if ray.is_initialized(): return False
@@ -121,7 +121,7 @@ def evaluate_sweep(out_root: str | os.PathLike, kernel_name: str = "python3", **
                         kernel_name=kernel_name, cwd=str(nb.parent), progress_bar=False)
     return out_root / "metrics.csv"
 
-# %% ../nbs/08b_sweep.ipynb #ad552f2e
+# %% ../nbs/08b_sweep.ipynb #2d69eb0c
 _PAPER_GAN = ["human-to-baby", "human-to-werewolf", "photo-to-pixar", "photo-to-sketch", "photo-to-wall-painting", "dog-to-cat",
               "dog-photo-to-watercolor"]
 GRIDS: dict[str, dict] = {
@@ -152,7 +152,7 @@ def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None
     if missing: raise ConfigError(f"grid {name!r} uses method(s) {missing}, not registered in this install (registered: {sorted(METHODS)}); pass methods=[...] to run the others.")
     return run_sweep(g["settings"], methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
 
-# %% ../nbs/08b_sweep.ipynb #bbfb1c91
+# %% ../nbs/08b_sweep.ipynb #789e6648
 def main(argv: list[str] | None = None):
     "`python -m air_nb.sweep`: run a grid and print the table of its jobs."
     import yaml
@@ -176,6 +176,6 @@ def main(argv: list[str] | None = None):
     print(table.drop(columns="run_dir").to_string(index=False))
     return table
 
-# %% ../nbs/08b_sweep.ipynb #68c69cb4
+# %% ../nbs/08b_sweep.ipynb #442d5ed8
 #| eval: false
 if __name__ == "__main__": main()
