@@ -1,0 +1,12 @@
+"""nbs/playground.ipynb (the live widget notebook) runs headless under papermill and writes a run folder."""
+from helpers import run_papermill
+from air_nb import runs
+
+
+def test_playground_autorun(tmp_path):
+    res = run_papermill("playground.ipynb", tmp_path / "out.ipynb", tmp_path, autorun=True, iterations=10, show_every=5,
+                        out_root=tmp_path / "pg")
+    assert res.returncode == 0, res.stderr[-3000:]
+    found = runs.find_runs(tmp_path / "pg")
+    assert len(found) == 1 and runs.is_finished(found[0])
+    assert "iteration 10 / 10" in (tmp_path / "out.ipynb").read_text()
