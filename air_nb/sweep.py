@@ -16,7 +16,7 @@ from . import runs
 
 # %% auto #0
 __all__ = ['DEFAULT_TRAIN_NOTEBOOK', 'GRIDS', 'SweepJob', 'sweep_jobs', 'run_job', 'run_sweep', 'evaluate_sweep', 'catalogue',
-           'run_grid', 'main']
+           'catalogue_markdown', 'run_grid', 'main']
 
 # %% ../nbs/08b_sweep.ipynb #1d2e9bd2
 @dataclass
@@ -127,9 +127,11 @@ _PAPER_GAN = ["human-to-baby", "human-to-werewolf", "photo-to-pixar", "photo-to-
 GRIDS: dict[str, dict] = {
     "shapes-zero-shot": dict(settings=["shapes-photo-to-sketch", "shapes-photo-to-painting", "shapes-red-to-blue", "shapes-circle-to-square"],
                              methods=["nada", "ipl", "svl", "air"], seeds=[0, 1, 2, 3, 4],
-                             needs="nothing beyond the package: the shapes world runs offline, on a CPU"),
+                             needs="nothing beyond the package: the shapes world runs offline, on a CPU",
+                             cost="under a minute of one CPU core per 200-iteration run (time yours with make demo)"),
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
-                             needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU"),
+                             needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
+                             cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
 }
 
 def catalogue():
@@ -139,8 +141,16 @@ def catalogue():
     get_method("nada")   # loads the built-in methods
     return pd.DataFrame([{"grid": name, "settings": ", ".join(g["settings"]),
                           "methods": ", ".join(m if m in METHODS else f"{m} (not registered)" for m in g["methods"]),
-                          "seeds": len(g["seeds"]), "runs": len(g["settings"]) * len(g["methods"]) * len(g["seeds"]), "needs": g["needs"]}
+                          "seeds": len(g["seeds"]), "runs": len(g["settings"]) * len(g["methods"]) * len(g["seeds"]), "needs": g["needs"], "cost": g["cost"]}
                          for name, g in GRIDS.items()]).set_index("grid")
+
+def catalogue_markdown() -> str:
+    "The catalogue as a Markdown page (`python -m air_nb.sweep --catalogue > reports/experiment_catalogue.md`)."
+    df = catalogue().reset_index()
+    rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(["# Experiment catalogue", "", "Made by `python -m air_nb.sweep --catalogue > reports/experiment_catalogue.md`; "
+                      "run a grid with `python -m air_nb.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster).", "",
+                      "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns), *rows, ""])
 
 def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None, **kwargs):
     "Run the named grid of `GRIDS` as a sweep (`seeds` / `methods` narrow it); other arguments go to `run_sweep`."
@@ -158,12 +168,16 @@ def main(argv: list[str] | None = None):
     import yaml
     ap = argparse.ArgumentParser(prog="python -m air_nb.sweep", description="Run settings x methods x seeds of nbs/train.ipynb as Ray tasks.")
     ap.add_argument("--grid", choices=sorted(GRIDS)); ap.add_argument("--settings", nargs="+"); ap.add_argument("--methods", nargs="+")
-    ap.add_argument("--seeds", nargs="+", type=int); ap.add_argument("--out", required=True, help="the sweep's root folder")
+    ap.add_argument("--seeds", nargs="+", type=int);
     ap.add_argument("--address", default=None, help="None: a local Ray instance; 'auto' or 'ray://host:port': a cluster")
     ap.add_argument("--cpus-per-run", type=int, default=1); ap.add_argument("--gpus-per-run", type=float, default=0)
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a notebook parameter for every run (YAML value)")
     ap.add_argument("--evaluate", action="store_true"); ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--catalogue", action="store_true", help="print the grid catalogue as Markdown and exit")
+    ap.add_argument("--out", help="the sweep's root folder")
     a = ap.parse_args(argv)
+    if a.catalogue: print(catalogue_markdown()); return None
+    if not a.out: ap.error("--out is required: the sweep's root folder")
     params = {}
     for p in a.param:
         if "=" not in p: ap.error(f"--param {p!r}: write KEY=VALUE, e.g. --param iterations=50")
