@@ -201,3 +201,41 @@ def test_bad_few_shot_inputs(tmp_path):
         run("idc", target_images=str(tmp_path / "three.pt"))
     with pytest.raises(ConfigError, match="sobel_on"):
         make_config(method="asc", generator="x", source="a", target="b", target_images="shapes:sketch", sobel_on="both")
+
+
+# ---------------------------------------------------------------- nbs/fewshot.ipynb under papermill
+def _executed(nb_path):
+    import json
+    nb = json.loads(Path(nb_path).read_text())
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
+
+
+def test_fewshot_notebook_offline_end_to_end(tmp_path):
+    from helpers import run_papermill
+    res = run_papermill("fewshot.ipynb", tmp_path / "out.ipynb", tmp_path, preset="shapes-photo-to-sketch-10shot", method="asc",
+                        iterations=6, n_eval=60, out_dir=tmp_path / "run")
+    assert res.returncode == 0, res.stderr[-4000:]
+    for f in ("config.json", "losses.csv", "timings.json", "generator_ema.safetensors", "metrics.json"):
+        assert (tmp_path / "run" / f).exists(), f
+    import json
+    scores = json.loads((tmp_path / "run" / "metrics.json").read_text())["scores"]
+    assert "fid[judge]" in scores and ("ic_lpips" in scores or "ic_dist[judge-features]" in scores)
+    assert "image/png" in (tmp_path / "out.ipynb").read_text()
+
+
+def test_fewshot_notebook_bad_inputs_stop_early(tmp_path):
+    from helpers import run_papermill
+    (tmp_path / "empty").mkdir()
+    few = tmp_path / "two"; few.mkdir()
+    import numpy as np
+    from PIL import Image
+    for i in range(2): Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(few / f"{i}.png")
+    cases = [(dict(preset="shapes-photo-to-sketch-10shot", target_images=tmp_path / "empty"), "holds no images"),
+             (dict(preset="shapes-photo-to-sketch-10shot", target_images=tmp_path / "missing"), "does not exist"),
+             (dict(preset="shapes-photo-to-sketch-10shot", target_images=few, shots=5), "fewer than shots=5"),
+             (dict(generator="faces-dcgan", target_images=few, shots=2), "without a discriminator")]
+    for i, (params, message) in enumerate(cases):
+        res = run_papermill("fewshot.ipynb", tmp_path / f"out{i}.ipynb", tmp_path, **params, out_dir=tmp_path / f"run{i}")
+        assert res.returncode != 0 and message in res.stderr, (params, res.stderr[-3000:])
+        assert len(_executed(tmp_path / f"out{i}.ipynb")) <= 4      # parameters, injected parameters, setting, checks
+        assert not (tmp_path / f"run{i}" / "checkpoints").exists()
