@@ -29,7 +29,8 @@ def to_gray_uint8(images: torch.Tensor) -> np.ndarray:
 def farneback_flow(prev: torch.Tensor, nxt: torch.Tensor, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
                    iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1) -> torch.Tensor:
     "Farneback flow (B, 2, H, W) from each image of `prev` to the same image of `nxt` (both (B, 3, H, W) in [-1, 1]), on the CPU."
-    import cv2
+    try: import cv2
+    except ImportError as e: raise ConfigError("ASC's optical flow needs OpenCV: pip install opencv-python-headless.") from e
     a, b = to_gray_uint8(prev), to_gray_uint8(nxt)
     flows = [cv2.calcOpticalFlowFarneback(x, y, None, pyr_scale, levels, int(winsize), iterations, poly_n, poly_sigma, 0) for x, y in zip(a, b)]
     return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
