@@ -11,6 +11,7 @@ requirements = [
     "torch>=2.1", "torchvision>=0.16", "open_clip_torch>=2.24,<4", "safetensors>=0.4",
     "numpy", "pillow", "tqdm", "matplotlib", "seaborn", "pandas", "scipy",
     "ipywidgets", "papermill>=2.5", "pyyaml", "ray>=2.9", "ipykernel", "torchmetrics>=1.4", "kmedoids>=0.5", "torch-fidelity>=0.3",
+    "opencv-python-headless",   # Farneback optical flow of ASC (air_nb.asc)
 ]
 # nbdev 3 refuses settings.ini: nbdev 2 is pinned with the fastcore/execnb releases it works with.
 dev_requirements = [

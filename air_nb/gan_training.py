@@ -21,92 +21,13 @@ from .shapes import load_judge
 from .stylegan2 import StyleGAN2Generator, EqualLinear, lrelu_gain, setup_filter
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'EqualConv2d', 'downsample2d', 'DiscriminatorBlock', 'minibatch_stddev', 'StyleGAN2Discriminator',
-           'd_logistic_loss', 'g_nonsaturating_loss', 'r1_penalty', 'diff_augment', 'shapes_image_pool', 'pool_batch',
-           'GANConfig', 'GANTrainer', 'train_gan', 'RandomConvFeatures', 'judge_or_none', 'generator_feature_extractor',
-           'generator_fid', 'judge_attribute_shares']
+__all__ = ['AUGMENTATIONS', 'diff_augment', 'shapes_image_pool', 'pool_batch', 'GANConfig', 'GANTrainer', 'train_gan',
+           'RandomConvFeatures', 'judge_or_none', 'generator_feature_extractor', 'generator_fid',
+           'judge_attribute_shares']
 
 # %% ../nbs/03b_gan_training.ipynb #153b8e3e
-class EqualConv2d(nn.Module):
-    "Convolution with equalised learning rate and 'same' padding, optionally followed by `lrelu_gain`."
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, activation: str = "linear"):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.weight_gain, self.padding, self.activation = 1 / math.sqrt(in_channels * kernel_size ** 2), kernel_size // 2, activation
-
-    def forward(self, x):
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
-        return lrelu_gain(x) if self.activation == "lrelu" else x
-
-def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    "Halve the resolution: blur each channel with the 2-D filter `f` (4 taps), then keep every second pixel."
-    c = x.shape[1]
-    k = f.flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *f.shape)
-    return F.conv2d(F.pad(x, [1, 1, 1, 1]), k, stride=2, groups=c)
-
-# %% ../nbs/03b_gan_training.ipynb #378606dc
-class DiscriminatorBlock(nn.Module):
-    "Residual block: conv 3x3 -> blur-downsample -> conv 3x3, plus a downsampled 1x1 shortcut, summed times sqrt(1/2)."
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation="lrelu")
-        self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation="lrelu")
-        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
-        self.register_buffer("resample_filter", setup_filter(), persistent=False)
-
-    def forward(self, x):
-        y = self.skip(downsample2d(x, self.resample_filter))
-        x = self.conv1(downsample2d(self.conv0(x), self.resample_filter))
-        return (x + y) * math.sqrt(0.5)
-
-def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
-    "Append one channel: the feature standard deviation over groups of `group_size` samples, averaged over features and pixels."
-    n, c, h, w = x.shape
-    g = min(group_size, n)
-    if n % g: g = 1 if n < 2 else math.gcd(n, g)  # a batch that does not divide evenly uses the largest group that does
-    y = x.reshape(g, -1, c, h, w)
-    y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean([1, 2, 3])  # (n / g,)
-    y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
-    return torch.cat([x, y], 1)
-
-# %% ../nbs/03b_gan_training.ipynb #21dd344d
-class StyleGAN2Discriminator(nn.Module):
-    "StyleGAN2-style residual discriminator: images (N, 3, res, res) in [-1, 1] -> one real/fake logit each (N,)."
-    def __init__(self, resolution: int, channel_base: int = 32768, channel_max: int = 512, mbstd_group: int = 4):
-        super().__init__()
-        if resolution not in [2 ** i for i in range(3, 11)]:
-            raise ConfigError(f"StyleGAN2Discriminator resolution must be a power of two from 8 to 1024, got {resolution}.")
-        ch = {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, int(math.log2(resolution)) + 1)}
-        if min(ch.values()) < 1: raise ConfigError(f"channel_base={channel_base} gives no channels at {resolution} px: use channel_base >= {resolution}.")
-        self.config = dict(resolution=resolution, channel_base=channel_base, channel_max=channel_max, mbstd_group=mbstd_group)
-        self.resolution, self.mbstd_group = resolution, mbstd_group
-        self.from_rgb = EqualConv2d(3, ch[resolution], 1, activation="lrelu")
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[r], ch[r // 2]) for r in sorted(ch, reverse=True) if r > 4])
-        self.conv = EqualConv2d(ch[4] + 1, ch[4], 3, activation="lrelu")
-        self.fc = EqualLinear(ch[4] * 16, ch[4], activation="lrelu")
-        self.out = EqualLinear(ch[4], 1)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dim() != 4 or images.shape[1:] != (3, self.resolution, self.resolution):
-            raise ConfigError(f"the discriminator expects images (N, 3, {self.resolution}, {self.resolution}), got {tuple(images.shape)}.")
-        x = self.blocks(self.from_rgb(images))
-        x = self.conv(minibatch_stddev(x, self.mbstd_group))
-        return self.out(self.fc(x.flatten(1))).squeeze(1)
-
-# %% ../nbs/03b_gan_training.ipynb #6696cdac
-def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    "Discriminator loss: `softplus(D(fake)) + softplus(-D(real))`, batch mean."
-    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
-
-def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    "Generator loss: `softplus(-D(fake))` (= -log sigmoid D(fake)), batch mean."
-    return F.softplus(-fake_logits).mean()
-
-def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
-    "Mean over the batch of `|d sum(D(real)) / d real|^2`; `real_images` must require grad and feed `real_logits`."
-    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
-    return grad.square().sum([1, 2, 3]).mean()
+from .discriminators import (EqualConv2d, downsample2d, DiscriminatorBlock, minibatch_stddev, StyleGAN2Discriminator,
+                                   d_logistic_loss, g_nonsaturating_loss, r1_penalty)
 
 # %% ../nbs/03b_gan_training.ipynb #d37f311e
 AUGMENTATIONS = ("translation", "cutout", "color")
@@ -207,7 +128,7 @@ class GANTrainer:
         self.G = StyleGAN2Generator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, n_mapping=cfg.n_mapping,
                                     channel_base=cfg.channel_base, channel_max=cfg.channel_max).to(self.device)
         self.D = StyleGAN2Discriminator(cfg.resolution, cfg.d_channel_base or cfg.channel_base,
-                                        cfg.d_channel_max or cfg.channel_max).to(self.device)
+                                        cfg.d_channel_max or cfg.channel_max, down_first=True).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         c = cfg.r1_interval / (cfg.r1_interval + 1)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(0.0, 0.99), eps=1e-8)

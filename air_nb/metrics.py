@@ -24,9 +24,10 @@ __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBO
            'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'stream_samples',
            'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'intra_cluster_diversity',
            'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features',
-           'reference_features', 'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'summarize',
-           'run_setting', 'run_info', 'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference',
-           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
+           'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'reference_features',
+           'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'summarize', 'run_setting', 'run_info',
+           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'judge_feature_extractor',
+           'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -243,6 +244,33 @@ def intra_diversity_features(features: torch.Tensor, name: str, k: int = 10, see
     "Offline stand-in for intra-LPIPS on another feature space: `intra_dist[<name>-features,pairwise|to-medoid]`."
     r = intra_cluster_diversity(feature_distance_matrix(features, metric), k, seed)
     return {f"intra_dist[{name}-features,pairwise]": r["pairwise"], f"intra_dist[{name}-features,to-medoid]": r["to-medoid"]}
+
+# %% ../nbs/08_metrics.ipynb #b5bdf0f7
+def ic_diversity_from_distances(gen_to_train: torch.Tensor, gen_to_gen: torch.Tensor) -> tuple[float, int]:
+    "IC diversity from distances `(N, K)` generated-to-training and `(N, N)` among generated: (mean over clusters of the mean pairwise distance, clusters used)."
+    assign = torch.as_tensor(gen_to_train).argmin(1)
+    d = torch.as_tensor(gen_to_gen).double()
+    means = []
+    for k in assign.unique().tolist():                     # one entry per training image (K <= a few tens)
+        idx = (assign == k).nonzero().flatten()
+        if len(idx) < 2: continue
+        sub = d[idx][:, idx]
+        means.append(sub.sum().item() / (len(idx) * (len(idx) - 1)))   # mean over ordered pairs i != j (the diagonal is 0)
+    return (float(np.mean(means)) if means else float("nan")), len(means)
+
+def ic_lpips(generated: torch.Tensor, training: torch.Tensor, lp: nn.Module, resize: int | None = 256) -> dict[str, float]:
+    "Few-shot IC-LPIPS: generated images clustered to the nearest of the K `training` images by LPIPS, mean pairwise LPIPS per cluster, averaged."
+    d = lpips_distance_matrix(torch.cat([generated, training]), lp, resize)
+    n = len(generated)
+    v, used = ic_diversity_from_distances(d[:n, n:], d[:n, :n])
+    return {"ic_lpips": v, "ic_lpips_clusters": used}
+
+def ic_diversity_features(gen_features: torch.Tensor, train_features: torch.Tensor, name: str, metric: str = "cosine") -> dict[str, float]:
+    "IC-LPIPS's procedure on another feature space (offline stand-in): `ic_dist[<name>-features]`."
+    d = feature_distance_matrix(torch.cat([gen_features, train_features]), metric)
+    n = len(gen_features)
+    v, used = ic_diversity_from_distances(d[:n, n:], d[:n, :n])
+    return {f"ic_dist[{name}-features]": v, f"ic_dist[{name}-features,clusters]": used}
 
 # %% ../nbs/08_metrics.ipynb #4a95fd51
 def reference_features(images: torch.Tensor, extractors: Sequence[FeatureExtractor], batch_size: int = 64) -> dict[str, torch.Tensor]:

@@ -131,7 +131,7 @@ def register_method(cls: type[Method]) -> type[Method]:
     return cls
 
 def _builtin_methods():
-    import air_nb.nada, air_nb.air   # they register themselves in air_nb.trainer.METHODS
+    import air_nb.nada, air_nb.air, air_nb.freezed, air_nb.idc, air_nb.rssa, air_nb.asc   # they register themselves in air_nb.trainer.METHODS
     from air_nb import trainer       # the same dict, except where this code runs outside the module (its notebook)
     for k, v in trainer.METHODS.items(): METHODS.setdefault(k, v)
 
@@ -165,6 +165,21 @@ PRESETS.update({
     "shapes-photo-to-painting": dict(_SHAPES, generator="shapes-photo", source="photo", target="painting", attribute="style", templates="shapes:style"),
     "shapes-red-to-blue": dict(_SHAPES, generator="shapes-red", source="red", target="blue", attribute="color", templates="shapes:color"),
     "shapes-circle-to-square": dict(_SHAPES, generator="shapes-circle", source="circle", target="square", attribute="shape", templates="shapes:shape"),
+})
+
+# Few-shot (FreezeD, IDC, RSSA, ASC) on the shapes world: 32 px shapes-photo adapted to K renders of sketches.
+# r1_gamma 0.05 is StyleGAN2's rule 0.0002 * res^2 / batch at 32 px (IDC's 10 is for 256 px); patch logits at 8x8; the
+# flow window and edge blur are the 256 px values scaled to 32 px; ema_decay 0.97 keeps G_{n-a}'s lag (~33 iterations) the
+# same fraction of the run as 0.9978 (~450) of the papers' 5000 iterations. The D starts from random weights (no shapes D is shipped).
+_FEWSHOT_SHAPES = dict(method="asc", generator="shapes-photo", source="photo", target="sketch", world="shapes", attribute="style",
+                       clip_model="shapes", clip_pretrained=None, templates="shapes:style", iterations=300, batch=4, lr=0.002,
+                       ema_decay=0.97, n_samples=8, target_images="shapes:sketch", target_seed=0, r1_gamma=0.05,
+                       patch_resolution=8, flow_winsize=5.0, flow_winsize_max=9.0, sobel_blur=3, sobel_sigma=1.0)
+PRESETS.update({
+    "shapes-photo-to-sketch-10shot": dict(_FEWSHOT_SHAPES, shots=10, notes="few-shot: 10 sketch renders (seed 0)"),
+    "shapes-photo-to-sketch-5shot": dict(_FEWSHOT_SHAPES, shots=5, notes="few-shot: 5 sketch renders (seed 0)"),
+    "shapes-photo-to-painting-10shot": dict(_FEWSHOT_SHAPES, target="painting", target_images="shapes:painting", shots=10,
+                                            notes="few-shot: 10 painting renders (seed 0)"),
 })
 
 def find_preset(target: str) -> str | None:
