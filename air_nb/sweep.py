@@ -129,6 +129,10 @@ GRIDS: dict[str, dict] = {
                              methods=["nada", "ipl", "svl", "air"], seeds=[0, 1, 2, 3, 4],
                              needs="nothing beyond the package: the shapes world runs offline, on a CPU",
                              cost="under a minute of one CPU core per 200-iteration run (time yours with make demo)"),
+    "shapes-few-shot": dict(settings=["shapes-photo-to-sketch-10shot", "shapes-photo-to-sketch-5shot", "shapes-photo-to-painting-10shot"],
+                            methods=["freezed", "idc", "rssa", "asc"], seeds=[0, 1, 2], notebook="fewshot.ipynb",
+                            needs="nothing beyond the package (shapes world, K renders as the target set)",
+                            cost="a few CPU minutes per run (reports/fewshot_shapes.md has per-iteration times)"),
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
                              needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
                              cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
@@ -160,6 +164,7 @@ def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None
     methods = list(methods or g["methods"])
     missing = [m for m in methods if m not in METHODS]
     if missing: raise ConfigError(f"grid {name!r} uses method(s) {missing}, not registered in this install (registered: {sorted(METHODS)}); pass methods=[...] to run the others.")
+    if "notebook" in g: kwargs.setdefault("notebook", DEFAULT_TRAIN_NOTEBOOK.with_name(g["notebook"]))
     return run_sweep(g["settings"], methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
 
 # %% ../nbs/08b_sweep.ipynb #789e6648
