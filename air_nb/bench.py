@@ -18,7 +18,7 @@ from .trainer import adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
 __all__ = ['PAPER_SCALE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row',
-           'main']
+           'bench_fewshot', 'format_fewshot_row', 'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -114,9 +114,30 @@ def format_row(r: dict) -> str:
             f"loop/bare {r['ratio_loop_bare']:.2f}, air over nada {r['air_over_nada_pct']:.1f}% ({r['basis']}; wall: "
             f"{r['ratio_loop_bare_wall']:.2f}, {r['air_over_nada_pct_wall']:.1f}%); peak memory {r['peak_memory_mb']:.0f} MiB")
 
+# %% ../nbs/09_bench.ipynb #c11d14e7
+def bench_fewshot(preset: str = "shapes-photo-to-sketch-10shot", iterations: int = 20, device=None) -> dict:
+    "Seconds per iteration of IDC and ASC on `preset` (same latents, same trainer), and their ratio."
+    device = get_device(device)
+    out = {"setting": f"{preset} (few-shot)"}
+    for m in ("idc", "asc"):
+        with tempfile.TemporaryDirectory() as tmp:
+            c0 = time.process_time()
+            r = adapt(preset=preset, method=m, iterations=iterations, device=str(device), out_dir=f"{tmp}/run", progress=False)
+            _sync(device)
+            cpu = time.process_time() - c0 - r.timings["setup_cpu_seconds"]
+        out[f"{m}_s_per_it"] = r.timings["seconds_per_iteration"]; out[f"{m}_cpu_s_per_it"] = cpu / r.timings["iterations"]
+    basis = "cpu" if device.type == "cpu" else "wall"
+    key = "_cpu_s_per_it" if basis == "cpu" else "_s_per_it"
+    out.update(basis=f"{basis} time", asc_over_idc=out[f"asc{key}"] / out[f"idc{key}"])
+    return out
+
+def format_fewshot_row(r: dict) -> str:
+    return (f"{r['setting']}: wall s/it idc {r['idc_s_per_it']:.3f} | asc {r['asc_s_per_it']:.3f}; cpu s/it idc {r['idc_cpu_s_per_it']:.3f} | "
+            f"asc {r['asc_cpu_s_per_it']:.3f}; asc/idc {r['asc_over_idc']:.2f} ({r['basis']})")
+
 # %% ../nbs/09_bench.ipynb #938be368
 def main(argv: list[str] | None = None) -> list[dict]:
-    "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}] [--reps N] [--device D]`"
+    "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}] [--reps N] [--device D] [--fewshot-iterations N]`"
     ap = argparse.ArgumentParser(prog="python -m air_nb.bench", description=__doc__)
     ap.add_argument("--iterations", type=int, default=50)
     ap.add_argument("--prompt-latents", type=int, default=64)
@@ -126,6 +147,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--only", default="", help="run only the settings whose name contains this text")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--fewshot-iterations", type=int, default=20, help="iterations of the IDC / ASC few-shot row (0: skip it)")
     args = ap.parse_args(argv)
     device = get_device(args.device)
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
@@ -141,6 +163,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if rows:
         worst_r = max(r["ratio_loop_bare"] for r in rows); worst_p = max(r["air_over_nada_pct"] for r in rows)
         print(f"loop/bare ratio: {worst_r:.2f}, air over nada: {worst_p:.1f}%")
+    if args.fewshot_iterations > 0 and (not args.only or args.only in "few-shot"):
+        fs = bench_fewshot(iterations=args.fewshot_iterations, device=device)
+        print(format_fewshot_row(fs), flush=True); rows.append(fs)
     return rows
 
 # %% ../nbs/09_bench.ipynb #2ed4b16a
