@@ -17,8 +17,8 @@ from .stylegan2 import StyleGAN2Generator
 from .trainer import adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting', 'format_row',
-           'bench_fewshot', 'format_fewshot_row', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting',
+           'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs', 'compose', 'compose_paper_runs', 'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -114,7 +114,7 @@ def format_row(r: dict) -> str:
             f"loop/bare {r['ratio_loop_bare']:.2f}, air over nada {r['air_over_nada_pct']:.1f}% ({r['basis']}; wall: "
             f"{r['ratio_loop_bare_wall']:.2f}, {r['air_over_nada_pct_wall']:.1f}%); peak memory {r['peak_memory_mb']:.0f} MiB")
 
-# %% ../nbs/09_bench.ipynb #c11d14e7
+# %% ../nbs/09_bench.ipynb #dca368a2
 def bench_fewshot(preset: str = "shapes-photo-to-sketch-10shot", iterations: int = 20, device=None) -> dict:
     "Seconds per iteration of IDC and ASC on `preset` (same latents, same trainer), and their ratio."
     device = get_device(device)
@@ -135,6 +135,67 @@ def format_fewshot_row(r: dict) -> str:
     return (f"{r['setting']}: wall s/it idc {r['idc_s_per_it']:.3f} | asc {r['asc_s_per_it']:.3f}; cpu s/it idc {r['idc_cpu_s_per_it']:.3f} | "
             f"asc {r['asc_cpu_s_per_it']:.3f}; asc/idc {r['asc_over_idc']:.2f} ({r['basis']})")
 
+# %% ../nbs/09_bench.ipynb #cc9c2815
+PAPER_RUNS = {"dog-to-cat": dict(resolution=512, iterations=2000, auto_layer_k=3),
+              "human-to-baby": dict(resolution=1024, iterations=300, auto_layer_k=18)}
+
+def _timed(fn, device, reps: int = 2) -> float:
+    "Median seconds of `fn()` over `reps` calls after one warm-up (CPU time on a CPU, wall time on a GPU)."
+    fn(); out = []
+    for _ in range(reps):
+        _sync(device); t0, c0 = time.perf_counter(), time.process_time(); fn(); _sync(device)
+        out.append(time.process_time() - c0 if device.type == "cpu" else time.perf_counter() - t0)
+    return float(torch.tensor(out).median())
+
+def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2) -> dict:
+    "Seconds of the units a NADA / AIR run is made of, for `G` and `clip` (see above)."
+    from air_nb.nada import select_layers
+    from air_nb.air import encode_generator
+    from air_nb.prompt import AnchorPromptLearner
+    device = G.w_avg.device
+    wall, cpu = bare_seconds(G, clip, batch=batch, reps=reps, warmup=1)
+    z = torch.randn(max(batch, encode_images), G.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.no_grad(): ws = G.latents(z)
+    text = clip.encode_text("a photo of a cat.")[0]
+    learner = AnchorPromptLearner(clip, "dog", "cat", steps=prompt_steps)
+    feats = encode_generator(G, clip, ws[:encode_images], encode_images)
+    learner.start(feats)
+    return {"iteration": cpu if device.type == "cpu" else wall,
+            "layer_selection": _timed(lambda: select_layers(G, clip, text, 1, 1, select_batch), device, reps),
+            "reference": _timed(lambda: encode_generator(G, clip, ws[:batch], batch), device, reps),
+            "anchor_image": _timed(lambda: encode_generator(G, clip, ws[:encode_images], encode_images), device, reps) / encode_images,
+            "prompt_step": _timed(lambda: learner.update(feats + 0.01, progress=0.6), device, reps) / prompt_steps}
+
+def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thresh: float = 0.6, t_int: float = 0.1,
+            prompt_latents: int = 1000, prompt_steps: int = 200) -> dict:
+    "NADA's and AIR's composed run seconds from `units` and the counts of a run (anchors from t_thresh, as the default)."
+    thresh, interval = int(round(t_thresh * iterations)), max(1, int(round(t_int * iterations)))
+    anchors = len([t for t in range(1, iterations) if t % interval == 0 and t >= thresh])
+    per_it = units["iteration"] + (units["layer_selection"] if auto_layer_k < num_ws else 0.0)
+    nada = iterations * per_it
+    anchor_work = (anchors + 1) * prompt_latents * units["anchor_image"] + anchors * prompt_steps * units["prompt_step"]   # + the source's embedding
+    air = nada + max(0, iterations - thresh - 1) * units["reference"] + anchor_work
+    return {"iterations": iterations, "anchors": anchors, "nada_s": nada, "air_s": air, "air_over_nada": air / nada,
+            "anchor_share_of_air": anchor_work / air}
+
+# %% ../nbs/09_bench.ipynb #129dd40f
+def compose_paper_runs(device=None) -> list[dict]:
+    "`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs."
+    device = get_device(device)
+    clip = load_clip("ViT-B-32", None, device)
+    rows = []
+    for name, r in PAPER_RUNS.items():
+        torch.manual_seed(0)
+        G = StyleGAN2Generator(r["resolution"]).to(device).eval()
+        units = unit_costs(G, clip)
+        print(f"{name}: measured units ({'cpu' if device.type == 'cpu' else 'wall'} s): " + ", ".join(f"{k} {v:.3f}" for k, v in units.items()), flush=True)
+        c = compose(units, r["iterations"], r["auto_layer_k"], G.num_ws)
+        print(f"{name}: composed ({c['iterations']} iterations, {c['anchors']} anchors, 1000 prompt latents, 200 prompt steps): "
+              f"NADA {c['nada_s'] / 3600:.2f} h, AIR {c['air_s'] / 3600:.2f} h, AIR/NADA {c['air_over_nada']:.2f} "
+              f"(anchors {100 * c['anchor_share_of_air']:.0f}% of AIR)", flush=True)
+        rows.append({"setting": name, **units, **c})
+    return rows
+
 # %% ../nbs/09_bench.ipynb #938be368
 def main(argv: list[str] | None = None) -> list[dict]:
     "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}] [--reps N] [--device D] [--fewshot-iterations N]`"
@@ -148,8 +209,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--fewshot-iterations", type=int, default=20, help="iterations of the IDC / ASC few-shot row (0: skip it)")
+    ap.add_argument("--compose", action="store_true", help="measure unit costs on the paper's model sizes and compose paper-scale run times")
     args = ap.parse_args(argv)
     device = get_device(args.device)
+    if args.compose: return compose_paper_runs(device)
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
     big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
     print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), "
