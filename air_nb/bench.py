@@ -135,7 +135,7 @@ def format_fewshot_row(r: dict) -> str:
     return (f"{r['setting']}: wall s/it idc {r['idc_s_per_it']:.3f} | asc {r['asc_s_per_it']:.3f}; cpu s/it idc {r['idc_cpu_s_per_it']:.3f} | "
             f"asc {r['asc_cpu_s_per_it']:.3f}; asc/idc {r['asc_over_idc']:.2f} ({r['basis']})")
 
-# %% ../nbs/09_bench.ipynb #cc9c2815
+# %% ../nbs/09_bench.ipynb #7bcca400
 PAPER_RUNS = {"dog-to-cat": dict(resolution=512, iterations=2000, auto_layer_k=3),
               "human-to-baby": dict(resolution=1024, iterations=300, auto_layer_k=18)}
 
@@ -178,7 +178,7 @@ def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thre
     return {"iterations": iterations, "anchors": anchors, "nada_s": nada, "air_s": air, "air_over_nada": air / nada,
             "anchor_share_of_air": anchor_work / air}
 
-# %% ../nbs/09_bench.ipynb #129dd40f
+# %% ../nbs/09_bench.ipynb #cedfa31c
 def compose_paper_runs(device=None) -> list[dict]:
     "`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs."
     device = get_device(device)
