@@ -55,3 +55,14 @@ def test_few_shot_sets(name):
         assert fs.shots.shape == (k, 3, 64, 64) and fs.reference.shape == (8, 3, 64, 64)
         assert fs.shots.min() >= -1 and fs.shots.max() <= 1
     with pytest.raises(ConfigError): few_shot_set(name, 0)
+
+
+def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
+    from air_nb.world2_metrics import main
+    from air_nb.world2_training import save_half
+    G = StyleGAN2Generator(32, z_dim=64, w_dim=16, n_mapping=1, channel_base=128, channel_max=16, latent_code=source_code("shapes2-red"))
+    save_half(G, tmp_path / "g.safetensors")
+    res = main([str(tmp_path / "g.safetensors"), "--n", "40", "--n-sketch", "20", "--out", str(tmp_path / "m.json")])
+    src = json.loads((tmp_path / "m.json").read_text())["source"]
+    assert src["n"] == 40 and 0 <= src["agreement_shape"] <= 1 and src["fid_judge"] > src["fid_judge_renders_vs_renders"]
+    assert res["ideal_sketch"]["sketch"] > 0.9   # ideal images are renders, whatever the generator draws
