@@ -66,3 +66,16 @@ def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
     src = json.loads((tmp_path / "m.json").read_text())["source"]
     assert src["n"] == 40 and 0 <= src["agreement_shape"] <= 1 and src["fid_judge"] > src["fid_judge_renders_vs_renders"]
     assert res["ideal_sketch"]["sketch"] > 0.9   # ideal images are renders, whatever the generator draws
+
+
+@pytest.mark.parametrize("name", ["shapes2-photo", "shapes2-red", "shapes2-circle"])
+def test_shipped_world2_sources(name):
+    from air_nb.core import PACKAGE_WEIGHTS, MissingWeightsError
+    from air_nb.shapes2 import load_world2_generator
+    if not (PACKAGE_WEIGHTS / "shapes2-photo.safetensors").exists(): pytest.skip("shapes2-photo not shipped yet")
+    G = load_world2_generator(name)
+    z = G.sample_z(8, seed=0)
+    with torch.no_grad(): x = G(z)
+    assert x.shape == (8, 3, 64, 64) and torch.isfinite(x).all()
+    assert (x - ideal_images(G, z)).abs().mean() < 0.15   # close to the renders of its own latents
+    assert sum(p.stat().st_size for p in PACKAGE_WEIGHTS.glob("*.safetensors")) <= 20e6
