@@ -79,3 +79,15 @@ def test_shipped_world2_sources(name):
     assert x.shape == (8, 3, 64, 64) and torch.isfinite(x).all()
     assert (x - ideal_images(G, z)).abs().mean() < 0.15   # close to the renders of its own latents
     assert sum(p.stat().st_size for p in PACKAGE_WEIGHTS.glob("*.safetensors")) <= 20e6
+
+
+def test_shipped_world2_judge_and_discriminators():
+    from air_nb.core import PACKAGE_WEIGHTS
+    from air_nb.world2_training import load_discriminator
+    from air_nb.world2_judge import load_layout_judge, LAYOUT_BINS
+    x = few_shot_set("photo-corner", 4, seed=0, n_reference=1).shots
+    if (PACKAGE_WEIGHTS / "shapes2-layout-judge.safetensors").exists():
+        p = load_layout_judge().predict(x)
+        assert all(int(p[k].max()) < LAYOUT_BINS[k][2] for k in p) and int(p["x"].max()) <= 6   # corner: left half
+    for f in PACKAGE_WEIGHTS.glob("shapes2-*-discriminator.safetensors"):
+        with torch.no_grad(): assert torch.isfinite(load_discriminator(f)(x)).all()
