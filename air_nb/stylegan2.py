@@ -16,7 +16,7 @@ from .generators import Generator
 
 # %% auto #0
 __all__ = ['setup_filter', 'upfirdn2d', 'upsample2d', 'lrelu_gain', 'EqualLinear', 'MappingNetwork', 'modulated_conv2d',
-           'SynthesisLayer', 'ToRGB', 'SynthesisBlock', 'stylegan2_channels', 'StyleGAN2Generator']
+           'SynthesisLayer', 'ToRGB', 'SynthesisBlock', 'LatentCode', 'stylegan2_channels', 'StyleGAN2Generator']
 
 # %% ../nbs/04a_stylegan2.ipynb #270e88e1
 def setup_filter(taps: Sequence[float] = (1, 3, 3, 1)) -> torch.Tensor:
@@ -172,6 +172,46 @@ class SynthesisBlock(nn.Module):
         img = y if img is None else upsample2d(img, self.resample_filter) + y
         return x, img
 
+# %% ../nbs/04a_stylegan2.ipynb #84016264
+class LatentCode(nn.Module):
+    "A fixed, parameter-free decode of `z` into a structured code: one-hot categories and uniform values in (-1, 1)."
+    def __init__(self, z_dim: int, categorical: dict[str, dict] | None = None, uniform: dict[str, int] | None = None):
+        super().__init__()
+        self.z_dim, self.categorical, self.uniform = int(z_dim), dict(categorical or {}), dict(uniform or {})
+        used = []
+        for name, g in self.categorical.items():
+            start, size, allowed = int(g["start"]), int(g["size"]), list(g.get("allowed", range(int(g["size"]))))
+            if not allowed or any(not 0 <= a < size for a in allowed):
+                raise ConfigError(f"LatentCode: category {name!r} allows {allowed}; use indices in 0..{size - 1} (at least one).")
+            used += range(start, start + size)
+        used += [int(d) for d in self.uniform.values()]
+        if any(not 0 <= d < self.z_dim for d in used) or len(set(used)) != len(used):
+            raise ConfigError(f"LatentCode: the z dimensions it reads must be distinct and in 0..{self.z_dim - 1}.")
+        if not used: raise ConfigError("LatentCode: give at least one categorical group or uniform value.")
+        self.dim = sum(int(g["size"]) for g in self.categorical.values()) + len(self.uniform)
+
+    @property
+    def config(self) -> dict: return {"categorical": self.categorical, "uniform": self.uniform}
+
+    def attributes(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        "Class index (argmax of its slice of `z` over the allowed values) per category; `erf(z_d / sqrt 2)` per uniform value."
+        out = {}
+        for name, g in self.categorical.items():
+            start, size = int(g["start"]), int(g["size"])
+            allowed = torch.as_tensor(list(g.get("allowed", range(size))), device=z.device)
+            out[name] = allowed[z[:, start: start + size][:, allowed].argmax(1)]
+        for name, d in self.uniform.items(): out[name] = torch.erf(z[:, int(d)] / math.sqrt(2))
+        return out
+
+    def encode(self, attributes: dict[str, torch.Tensor]) -> torch.Tensor:
+        "The code `(N, dim)` of `attributes` (as `attributes(z)` gives them, possibly changed): one-hots, then the uniform values."
+        parts = [F.one_hot(attributes[n].long(), int(g["size"])).float() for n, g in self.categorical.items()]
+        parts += [attributes[n].float()[:, None] for n in self.uniform]
+        return torch.cat(parts, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor: return self.encode(self.attributes(z))
+
+
 # %% ../nbs/04a_stylegan2.ipynb #d75934ac
 def stylegan2_channels(resolution: int, channel_base: int = 32768, channel_max: int = 512) -> dict[int, int]:
     "Feature maps per block resolution: `min(channel_base // res, channel_max)` (config F: 512 up to 64 px, then halving)."
@@ -184,7 +224,8 @@ class StyleGAN2Generator(Generator):
 
     def __init__(self, resolution: int, z_dim: int = 512, w_dim: int = 512, n_mapping: int = 8,
                  channel_base: int = 32768, channel_max: int = 512, mapping_lr_mul: float = 0.01,
-                 conv_clamp: float | None = None, resample_filter: Sequence[float] = (1, 3, 3, 1)):
+                 conv_clamp: float | None = None, resample_filter: Sequence[float] = (1, 3, 3, 1),
+                 latent_code: dict | None = None):
         if resolution not in [2 ** i for i in range(5, 11)]:
             raise ConfigError(f"StyleGAN2Generator resolution must be a power of two from 32 to 1024, got {resolution}.")
         self.channels = stylegan2_channels(resolution, channel_base, channel_max)
@@ -193,15 +234,18 @@ class StyleGAN2Generator(Generator):
         num_ws = 2 * int(math.log2(resolution)) - 2
         super().__init__(z_dim, w_dim, num_ws, resolution, dict(
             resolution=resolution, z_dim=z_dim, w_dim=w_dim, n_mapping=n_mapping, channel_base=channel_base,
-            channel_max=channel_max, mapping_lr_mul=mapping_lr_mul, conv_clamp=conv_clamp, resample_filter=list(resample_filter)))
-        self.mapping_network = MappingNetwork(z_dim, w_dim, n_mapping, mapping_lr_mul)
+            channel_max=channel_max, mapping_lr_mul=mapping_lr_mul, conv_clamp=conv_clamp, resample_filter=list(resample_filter),
+            **({"latent_code": latent_code} if latent_code is not None else {})))
+        # an optional fixed decode of z (no parameters, so the state dict is that of a plain StyleGAN2)
+        self.latent_code = LatentCode(z_dim, **latent_code) if latent_code is not None else None
+        self.mapping_network = MappingNetwork(z_dim if self.latent_code is None else self.latent_code.dim, w_dim, n_mapping, mapping_lr_mul)
         self.block_resolutions = list(self.channels)
         for res in self.block_resolutions:
             in_c = self.channels[res // 2] if res > 4 else 0
             setattr(self, f"b{res}", SynthesisBlock(in_c, self.channels[res], w_dim, res, conv_clamp, resample_filter))
 
     def map_latent(self, z):
-        return self.mapping_network(z)
+        return self.mapping_network(z if self.latent_code is None else self.latent_code(z))
 
     @torch.no_grad()
     def update_w_avg(self, w: torch.Tensor, beta: float = 0.995) -> None:
