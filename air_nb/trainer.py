@@ -131,7 +131,7 @@ def register_method(cls: type[Method]) -> type[Method]:
     return cls
 
 def _builtin_methods():
-    import air_nb.nada, air_nb.air   # they register themselves in air_nb.trainer.METHODS
+    import air_nb.nada, air_nb.air, air_nb.ipl, air_nb.svl   # they register themselves in air_nb.trainer.METHODS
     from air_nb import trainer       # the same dict, except where this code runs outside the module (its notebook)
     for k, v in trainer.METHODS.items(): METHODS.setdefault(k, v)
 
