@@ -104,3 +104,26 @@ def test_train_notebook_shapes_preset_and_evaluate(tmp_path, method):
     df, notes = evaluate_runs([out], n=32, n_diversity=32, n_judge=64, k=4, progress=False)
     assert len(df) == 1 and df.iloc[0]["method"] == method
     assert (out / "metrics.json").exists()
+
+
+def test_image_prompt_features_match_clip_on_written_words():
+    "With the context set to the token embeddings of 'a photo of a', the prompt features are CLIP's own of the sentences."
+    import torch.nn.functional as F
+    from air_nb.clip import token_embedding
+    from air_nb.ipl import ImagePrompts
+    clip = tiny_random_clip()
+    ip = ImagePrompts(clip, "dog", "cat")
+    words = token_embedding(clip, clip.tokenize("a photo of a")[:, 1:5]).float()          # (1, 4, width)
+    ctx = words.expand(3, -1, -1)
+    with torch.no_grad():
+        assert torch.allclose(ip.raw(ctx, 0), clip.encode_text(["a photo of a dog."] * 3, normalize=False).float(), atol=1e-5)
+        written = clip.encode_text("a photo of a cat.", normalize=False).float()
+        fixed = clip.encode_text("a photo of a cat.").float()
+        assert torch.allclose(ip.features(ctx, 1), F.normalize(written + fixed, dim=-1).expand(3, -1), atol=1e-5)
+        ctx_fixed = clip.encode_text("a photo of a .").float()
+        assert torch.allclose(ip.features(ctx, 1, "context"), F.normalize(written + ctx_fixed, dim=-1).expand(3, -1), atol=1e-5)
+
+
+def test_ipl_reference_stage2_residual_runs(tmp_path):
+    r = run(tmp_path / "ctx", "ipl", residual="context")
+    assert r.config.method.residual == "context" and len(r.history) == 8
