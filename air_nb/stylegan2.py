@@ -172,7 +172,7 @@ class SynthesisBlock(nn.Module):
         img = y if img is None else upsample2d(img, self.resample_filter) + y
         return x, img
 
-# %% ../nbs/04a_stylegan2.ipynb #84016264
+# %% ../nbs/04a_stylegan2.ipynb #f24a8f50
 class LatentCode(nn.Module):
     "A fixed, parameter-free decode of `z` into a structured code: one-hot categories and uniform values in (-1, 1)."
     def __init__(self, z_dim: int, categorical: dict[str, dict] | None = None, uniform: dict[str, int] | None = None):
