@@ -147,8 +147,9 @@ def _timed(fn, device, reps: int = 2) -> float:
         out.append(time.process_time() - c0 if device.type == "cpu" else time.perf_counter() - t0)
     return float(torch.tensor(out).median())
 
-def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2) -> dict:
-    "Seconds of the units a NADA / AIR run is made of, for `G` and `clip` (see above)."
+def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2,
+               layer_selection: bool = True) -> dict:
+    "Seconds of the units a NADA / AIR run is made of, for `G` and `clip` (see above); `layer_selection=False` skips that unit (0)."
     from air_nb.nada import select_layers
     from air_nb.air import encode_generator
     from air_nb.prompt import AnchorPromptLearner
@@ -161,7 +162,7 @@ def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, 
     feats = encode_generator(G, clip, ws[:encode_images], encode_images)
     learner.start(feats)
     return {"iteration": cpu if device.type == "cpu" else wall,
-            "layer_selection": _timed(lambda: select_layers(G, clip, text, 1, 1, select_batch), device, reps),
+            "layer_selection": _timed(lambda: select_layers(G, clip, text, 1, 1, select_batch), device, reps) if layer_selection else 0.0,
             "reference": _timed(lambda: encode_generator(G, clip, ws[:batch], batch), device, reps),
             "anchor_image": _timed(lambda: encode_generator(G, clip, ws[:encode_images], encode_images), device, reps) / encode_images,
             "prompt_step": _timed(lambda: learner.update(feats + 0.01, progress=0.6), device, reps) / prompt_steps}
@@ -179,15 +180,15 @@ def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thre
             "anchor_share_of_air": anchor_work / air}
 
 # %% ../nbs/09_bench.ipynb #cedfa31c
-def compose_paper_runs(device=None) -> list[dict]:
+def compose_paper_runs(device=None, only: str = "") -> list[dict]:
     "`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs."
     device = get_device(device)
     clip = load_clip("ViT-B-32", None, device)
     rows = []
-    for name, r in PAPER_RUNS.items():
+    for name, r in [(n, r) for n, r in PAPER_RUNS.items() if only in n]:
         torch.manual_seed(0)
         G = StyleGAN2Generator(r["resolution"]).to(device).eval()
-        units = unit_costs(G, clip)
+        units = unit_costs(G, clip, layer_selection=r["auto_layer_k"] < G.num_ws)   # (k = num_ws: no selection step in the run)
         print(f"{name}: measured units ({'cpu' if device.type == 'cpu' else 'wall'} s): " + ", ".join(f"{k} {v:.3f}" for k, v in units.items()), flush=True)
         c = compose(units, r["iterations"], r["auto_layer_k"], G.num_ws)
         print(f"{name}: composed ({c['iterations']} iterations, {c['anchors']} anchors, 1000 prompt latents, 200 prompt steps): "
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--compose", action="store_true", help="measure unit costs on the paper's model sizes and compose paper-scale run times")
     args = ap.parse_args(argv)
     device = get_device(args.device)
-    if args.compose: return compose_paper_runs(device)
+    if args.compose: return compose_paper_runs(device, args.only)
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
     big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
     print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), "
