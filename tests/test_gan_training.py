@@ -9,6 +9,7 @@ import torch
 from air_nb.core import ConfigError, PACKAGE_WEIGHTS
 from air_nb.generators import Generator
 from air_nb.gan_training import GANConfig, GANTrainer, shapes_image_pool, train_gan
+from helpers import run_papermill
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "nbs" / "train_shapes_generator.ipynb"
@@ -17,11 +18,7 @@ TINY = dict(resolution=32, z_dim=8, w_dim=8, n_mapping=1, channel_base=128, chan
 
 
 def papermill(out_dir: Path, **params):
-    papermill_bin = Path(sys.executable).with_name("papermill")
-    args = [str(papermill_bin), str(NB), str(out_dir / "run.ipynb"), "--cwd", str(ROOT / "nbs")]
-    for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    return run_papermill("train_shapes_generator.ipynb", out_dir / "run.ipynb", ROOT / "nbs", **params)
 
 
 def test_notebook_trains_saves_evaluates_and_resumes(tmp_path):

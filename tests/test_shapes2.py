@@ -10,6 +10,7 @@ from air_nb.core import ConfigError
 from air_nb.generators import Generator
 from air_nb.stylegan2 import StyleGAN2Generator
 from air_nb.shapes2 import latent_attributes, ideal_images, few_shot_set, FEW_SHOT_TARGETS, source_code, SHAPES
+from helpers import run_papermill
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "nbs" / "train_world2_generator.ipynb"
@@ -18,11 +19,7 @@ TINY = dict(resolution=32, w_dim=16, n_mapping=1, channel_base=128, channel_max=
 
 
 def papermill(out_dir: Path, **params):
-    papermill_bin = Path(sys.executable).with_name("papermill")
-    args = [str(papermill_bin), str(NB), str(out_dir / "run.ipynb"), "--cwd", str(ROOT / "nbs")]
-    for k, v in params.items(): args += ["-p", k, str(v)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    return run_papermill("train_world2_generator.ipynb", out_dir / "run.ipynb", ROOT / "nbs", **params)
 
 
 def test_notebook_trains_saves_and_resumes(tmp_path):
