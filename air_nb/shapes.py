@@ -18,8 +18,8 @@ from .core import ConfigError, MissingWeightsError, from_uint8, to_uint8, show_i
 __all__ = ['SHAPES', 'COLORS', 'STYLES', 'ATTRIBUTES', 'HELD_OUT_COMBOS', 'SHAPES_CLIP_NAME', 'SHAPES_CLIP_FILE',
            'SHAPES_CLIP_CONFIG', 'SHAPES_JUDGE_FILE', 'CLIP_MIN_ACC', 'JUDGE_MIN_ACC', 'ALL_COMBOS', 'check_attribute',
            'caption', 'attribute_templates', 'render', 'render_images', 'ShapesDataset', 'attribute_labels',
-           'load_shapes_clip', 'ShapesJudge', 'save_judge', 'load_judge', 'attribute_shares', 'zero_shot_attributes',
-           'attribute_accuracy']
+           'load_shapes_clip', 'ShapesJudge', 'save_module', 'load_module', 'save_judge', 'load_judge',
+           'attribute_shares', 'zero_shot_attributes', 'attribute_accuracy']
 
 # %% ../nbs/03_shapes.ipynb #08675549
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "heart")
@@ -279,25 +279,33 @@ class ShapesJudge(nn.Module):
         "Class indices per attribute (index into `SHAPES`, `COLORS`, `STYLES`)."
         return {a: l.argmax(-1) for a, l in self.logits(images).items()}
 
-def save_judge(judge: ShapesJudge, path) -> "Path":
-    "Write `judge` as one safetensors file with its config in the metadata (atomically)."
+def save_module(module: nn.Module, path) -> "Path":
+    "Write `module`'s weights as one safetensors file with its `config` dict in the metadata (atomically)."
     from safetensors.torch import save
     from air_nb.core import atomic_write
-    sd = {k: v.detach().cpu().contiguous() for k, v in judge.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(save(sd, metadata={"air_nb_config": json.dumps(judge.config)})))
+    sd = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    return atomic_write(path, lambda f: f.write(save(sd, metadata={"air_nb_config": json.dumps(module.config)})))
+
+def load_module(cls: type, path, device=None) -> nn.Module:
+    "`cls(**config)` with the weights of a file written by `save_module`, in eval mode and frozen, on `device`."
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {}).get("air_nb_config", "{}"))
+    module = cls(**config)
+    module.load_state_dict(load_file(str(path)))
+    return module.to(get_device(device)).eval().requires_grad_(False)
+
+def save_judge(judge: ShapesJudge, path) -> "Path":
+    "Write `judge` as one safetensors file with its config in the metadata (atomically)."
+    return save_module(judge, path)
 
 def load_judge(device: str | torch.device | None = None, path: str | None = None) -> ShapesJudge:
     "The trained judge (shipped in `air_nb/weights/`), in eval mode on `device`."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
     path = path or find_weights(SHAPES_JUDGE_FILE)
     if path is None:
         raise MissingWeightsError(f"{SHAPES_JUDGE_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                                   "train it with `papermill nbs/train_shapes_judge.ipynb /tmp/out.ipynb` (it writes air_nb/weights/shapes-judge.safetensors).")
-    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {}).get("air_nb_config", "{}"))
-    judge = ShapesJudge(**config)
-    judge.load_state_dict(load_file(str(path)))
-    return judge.to(get_device(device)).eval().requires_grad_(False)
+    return load_module(ShapesJudge, path, device)
 
 def attribute_shares(judge: ShapesJudge, images: torch.Tensor, batch_size: int = 256) -> dict[str, dict[str, float]]:
     "Share of `images` the judge assigns to each value of each attribute, e.g. `{'style': {'sketch': 0.9, ...}, ...}`."

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import ConfigError, MissingWeightsError, atomic_write, find_weights, get_device, PACKAGE_WEIGHTS
-from .shapes import SHAPES, COLORS, STYLES
+from .shapes import SHAPES, COLORS, STYLES, save_module, load_module
 from .shapes2 import render_values, physical_values, NUISANCE
 
 # %% auto #0
@@ -66,21 +66,15 @@ class LayoutJudge(nn.Module):
 
 def save_layout_judge(judge: LayoutJudge, path) -> Path:
     "Write `judge` as one safetensors file with its config in the metadata (atomically)."
-    from safetensors.torch import save
-    sd = {k: v.detach().cpu().contiguous() for k, v in judge.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(save(sd, metadata={"air_nb_config": json.dumps(judge.config)})))
+    return save_module(judge, path)
 
 def load_layout_judge(device=None, path=None) -> LayoutJudge:
     "The trained layout judge, in eval mode."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
     path = path or find_weights(LAYOUT_JUDGE_FILE)
     if path is None:
         raise MissingWeightsError(f"{LAYOUT_JUDGE_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                                   "train it with `train_layout_judge` (nbs/03e_world2_judge.ipynb).")
-    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {}).get("air_nb_config", "{}"))
-    judge = LayoutJudge(**config); judge.load_state_dict(load_file(str(path)))
-    return judge.to(get_device(device)).eval().requires_grad_(False)
+    return load_module(LayoutJudge, path, device)
 
 # %% ../nbs/03e_world2_judge.ipynb #abb24970
 def layout_pool(n: int, seed: int = 0, size: int = 64):
