@@ -187,6 +187,7 @@ class GeneratorPreset:
     sha256: str | None = None
     notes: str = ""
     offline: str = "put the file into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"
+    subdomain: str | None = None   # a shapes-world source: loaded by shapes2.load_world2_generator
 
 DCGAN_PIP_HINT = "pip install --no-deps gan-face-generate==1.1.1"
 _NV = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
@@ -205,16 +206,14 @@ GENERATOR_PRESETS: dict[str, GeneratorPreset] = {
                                    notes="64 px face DCGAN from the PyPI package gan-face-generate (MIT code); trained on DigiFace-1M "
                                          "(synthetic faces, its own licence: check it before non-research use). Runs offline.",
                                    offline=f"`{DCGAN_PIP_HINT}` (the weights are inside the wheel), or put its weights.tar into the weights folder as gan-face-generate-weights.tar"),
-    "shapes-photo": GeneratorPreset("stylegan2", 32, "air_nb/weights/shapes-photo.safetensors", "shapes-photo.safetensors",
-                                    notes="shapes world, 'photo' style: a small StyleGAN2 trained by nbs/train_shapes_generator.ipynb; ships with the package.",
-                                    offline="run nbs/train_shapes_generator.ipynb, which writes air_nb/weights/shapes-photo.safetensors"),
-    "shapes-red": GeneratorPreset("stylegan2", 32, "air_nb/weights/shapes-red.safetensors", "shapes-red.safetensors",
-                                  notes="shapes world, red shapes: the target-domain generator trained by nbs/train_shapes_generator.ipynb; ships with the package.",
-                                  offline="run nbs/train_shapes_generator.ipynb, which writes air_nb/weights/shapes-red.safetensors"),
-    "shapes-circle": GeneratorPreset("stylegan2", 32, "air_nb/weights/shapes-circle.safetensors", "shapes-circle.safetensors",
-                                     notes="shapes world, circles of every colour, 'photo' style: shapes-photo fine-tuned on circles only by "
-                                           "nbs/train_shapes_generator.ipynb (the source of Circle -> Square); ships with the package.",
-                                     offline="run nbs/train_shapes_generator.ipynb with -p shapes circle, which writes air_nb/weights/shapes-circle.safetensors"),
+    # The shapes world (world 2, nbs/03c_shapes_world2): one 64 px StyleGAN2 whose latents carry their ground truth;
+    # shapes-red and shapes-circle are its sub-domains (the same weights with the latent code restricted).
+    **{name: GeneratorPreset("stylegan2", 64, "air_nb/weights/shapes-photo.safetensors", "shapes-photo.safetensors", subdomain=name,
+                             notes=f"shapes world, {what}, 'photo' style: 64 px StyleGAN2 trained by nbs/train_world2_generator.ipynb "
+                                   "(latent ground truth: shapes2.latent_attributes); ships with the package.",
+                             offline="run nbs/train_world2_generator.ipynb, which writes air_nb/weights/shapes-photo.safetensors")
+       for name, what in [("shapes-photo", "every shape and colour"), ("shapes-red", "red shapes (a sub-domain of shapes-photo)"),
+                          ("shapes-circle", "circles of every colour (a sub-domain of shapes-photo)")]},
 }
 
 # %% ../nbs/04_generators.ipynb #0c77dbf2
@@ -260,6 +259,9 @@ def preset_path(name: str) -> Path:
 def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Generator:
     "A `Generator` (eval mode, on `device`) from a preset name, a checkpoint file or a run folder."
     if isinstance(source, str) and source in GENERATOR_PRESETS:
+        if GENERATOR_PRESETS[source].subdomain:
+            from air_nb.shapes2 import load_world2_generator
+            return load_world2_generator(GENERATOR_PRESETS[source].subdomain, device)
         path, preset = preset_path(source), GENERATOR_PRESETS[source]
         if preset.sha256 and _sha256(path) != preset.sha256:
             raise CheckpointError(f"{path} does not have the sha256 of preset {source!r}: the download is incomplete or a "

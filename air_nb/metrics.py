@@ -26,8 +26,8 @@ __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBO
            'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features',
            'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'reference_features',
            'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'summarize', 'run_setting', 'run_info',
-           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'judge_feature_extractor',
-           'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
+           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'truth_measures',
+           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -388,13 +388,25 @@ def shapes_target(config: dict) -> tuple[str, int]:
     if target not in values: raise ConfigError(f"target={config.get('target')!r} is not a value of {attr!r}: use one of {values}.")
     return attr, values.index(target)
 
-def shapes_reference(config: dict, n: int, seed: int = 0, size: int = 64) -> torch.Tensor:
-    """Rendered target-domain images of a shapes run: the changed attribute fixed to its target value, the other two
-    drawn uniformly (the source presets fix only the attribute they are named after: `shapes-photo`, `shapes-red`)."""
-    from air_nb.shapes import ATTRIBUTES, ShapesDataset
+def shapes_reference(config: dict, n: int, seed: int = 0) -> torch.Tensor:
+    """Target-domain images of a shapes run: the ideal images (`shapes2.ideal_images`) of `n` fresh latents (from `seed`)
+    of its source generator (`config['generator']`, default shapes-photo), with the changed attribute set to its target value."""
+    from air_nb.shapes import ATTRIBUTES
+    from air_nb.shapes2 import ideal_images
     attr, i = shapes_target(config)
-    ds = ShapesDataset(n, seed=seed, size=size, **{f"{attr}s": ATTRIBUTES[attr][i]})
-    return ds.batch(range(n))
+    G = load_generator(config.get("generator") or "shapes-photo")
+    return ideal_images(G, sample_latents(G.z_dim, n, seed), **{attr: ATTRIBUTES[attr][i]})
+
+def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target: str, n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
+    """Measures only the shapes world can give, on the latents of `seed`: preservation of the other attributes against
+    each latent's ground truth (not the judge's reading of the source image) and the paired distance of each adapted
+    image to its ideal image (judge-feature cosine and pixel L1), for a run that set `attribute` to `target`."""
+    from air_nb.world2_metrics import paired_measures
+    m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
+    out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
+    out["preserved[truth:all-others]"] = m["preserved_all_others"]
+    out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
+    return out
 
 def judge_feature_extractor(judge: nn.Module) -> FeatureExtractor:
     "The shapes-world judge's `features` (it resizes images to its own input size), named `judge`."
@@ -448,6 +460,7 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
     "Evaluate run folders: `(DataFrame with setting, method, seed, run and every metric, notes on what was skipped)`."
     import pandas as pd
     from air_nb.core import save_json
+    from air_nb.shapes import ATTRIBUTES
     device = get_device(device)
     run_paths = [Path(r) for r in run_folders] if isinstance(run_folders, (list, tuple)) else runs.find_runs(run_folders)
     infos = [run_info(r) for r in run_paths]
@@ -471,7 +484,7 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
             if judge is not None: judge = judge.eval(); extractors.append(judge_feature_extractor(judge))
         ref_images = None
         if reference is not None and str(reference) != "": ref_images = load_images(reference, limit=n_reference)
-        elif shapes_run: ref_images = _try(notes, f"[{setting}] reference images", shapes_reference, cfg, n_reference or n, seed + 1, _resolution(group[0]["run"]))
+        elif shapes_run: ref_images = _try(notes, f"[{setting}] reference images", shapes_reference, cfg, n_reference or n, seed + 1)
         else: notes.append(f"[{setting}] no reference images given: FID/KID and CLIP distance skipped (pass reference=FOLDER)")
         ref_feats = reference_features(ref_images, extractors, batch_size) if ref_images is not None else {}
         div_fx = diversity_extractor if diversity_extractor else None if lp is not None else next((e.name for e in extractors if e.name == "judge"), next((e.name for e in extractors if e.name.startswith("clip:")), None))
@@ -490,6 +503,8 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
                 if tgt is None: pass
                 elif src_pred is not None: m.update(shapes_measures(pred, src_pred, *tgt, source_confidence=src_conf))
                 else: m[f"target_share[judge:{tgt[0]}]"] = float((pred[tgt[0]] == tgt[1]).float().mean())
+                if tgt is not None and getattr(G, "latent_code", None) is not None:
+                    m.update(truth_measures(G, judge, tgt[0], ATTRIBUTES[tgt[0]][tgt[1]], min(n_judge, n), seed, batch_size))
             row = {"setting": setting, "method": info["method"], "seed": info["seed"], "run": info["run"], **m}
             rows.append(row)
             if write_run_metrics:
@@ -497,10 +512,3 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
                 except OSError as e: notes.append(f"could not write {info['run']}/metrics.json: {e}")
             del G
     return pd.DataFrame(rows), list(dict.fromkeys(notes))
-
-def _resolution(run) -> int:
-    "The image size of a run's generator, from its safetensors metadata (no weights loaded)."
-    from safetensors import safe_open
-    import json
-    with safe_open(str(runs.generator_path(run)), framework="pt") as f:
-        return int(json.loads(f.metadata()["air_nb_config"]).get("resolution", 64))

@@ -162,22 +162,24 @@ def from_cifar100(root: str | Path, train: bool = False) -> LabelledImages:
 # %% ../nbs/02_misalignment.ipynb #ada76481
 def shapes_images(n_per_class: int = 16, seed: int = 0, size: int = 64, shapes: Sequence[str] | None = None,
                   colors: Sequence[str] | None = None, styles: Sequence[str] | None = None) -> LabelledImages:
-    "`LabelledImages` of the shapes world: one class per (shape, color, style), text = its caption, `n_per_class` renders each."
-    try: from air_nb import shapes as sw
+    """`LabelledImages` of the shapes world: one class per (shape, color, style), text = its caption, `n_per_class`
+    renders each (world 2's renderer, each render with the nuisance of a random latent)."""
+    try: from air_nb import shapes as sw, shapes2
     except ImportError as e:
         raise ConfigError(f"The shapes world (air_nb.shapes) is not available ({e}); pass an image folder or CIFAR-100 instead.") from None
     if int(n_per_class) < 1: raise ConfigError(f"shapes_images: n_per_class={n_per_class} must be at least 1.")
+    n = int(n_per_class)
     combos = [(sh, c, st) for sh in (shapes or sw.SHAPES) for c in (colors or sw.COLORS) for st in (styles or sw.STYLES)]
     names = [sw.caption(*cb) for cb in combos]
-    rng = np.random.default_rng([int(seed), 2026])
-    specs = [(*cb, int(s)) for cb in combos for s in rng.integers(2**31 - 1, size=int(n_per_class))]
-    labels = np.repeat(np.arange(len(combos)), int(n_per_class))
-    # the key holds a few renders, so that a change of the renderer invalidates cached embeddings
-    probe = np.stack([sw.render(*specs[i], size=size) for i in range(0, len(specs), max(1, len(specs) // 8))])
-    key = _hash("shapes", specs, size, probe)
+    z = torch.from_numpy(np.random.default_rng([int(seed), 2026]).standard_normal((len(combos) * n, shapes2.Z_DIM))).float()
+    att = shapes2.decode_latents(z)
+    for k, a in enumerate(("shape", "color", "style")): att[a] = torch.tensor([sw.ATTRIBUTES[a].index(cb[k]) for cb in combos for _ in range(n)])
+    labels = np.repeat(np.arange(len(combos)), n)
     def load(idx, out_size):
-        x = sw.render_images([specs[int(i)] for i in idx], size=size)
+        x = shapes2.render_attributes({k: v[torch.as_tensor(np.asarray(idx, dtype=np.int64))] for k, v in att.items()}, size)
         return x if out_size is None or tuple(out_size) == (size, size) else F.interpolate(x, size=tuple(out_size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
+    # the key holds a few renders, so that a change of the renderer invalidates cached embeddings
+    key = _hash("shapes2", combos, z, size, load(range(0, len(labels), max(1, len(labels) // 8)), None))
     return LabelledImages(names, labels, load, key=key, name=f"shapes-{size}px")
 
 # %% ../nbs/02_misalignment.ipynb #ce30e7b0

@@ -15,11 +15,11 @@ from scipy.ndimage import gaussian_filter
 from .core import ConfigError, MissingWeightsError, from_uint8, to_uint8, show_images
 
 # %% auto #0
-__all__ = ['SHAPES', 'COLORS', 'STYLES', 'ATTRIBUTES', 'HELD_OUT_COMBOS', 'SHAPES_CLIP_NAME', 'SHAPES_CLIP_FILE',
-           'SHAPES_CLIP_CONFIG', 'SHAPES_JUDGE_FILE', 'CLIP_MIN_ACC', 'JUDGE_MIN_ACC', 'ALL_COMBOS', 'check_attribute',
-           'caption', 'attribute_templates', 'render', 'render_images', 'ShapesDataset', 'attribute_labels',
-           'load_shapes_clip', 'ShapesJudge', 'save_module', 'load_module', 'save_judge', 'load_judge',
-           'attribute_shares', 'zero_shot_attributes', 'attribute_accuracy']
+__all__ = ['SHAPES', 'COLORS', 'STYLES', 'ATTRIBUTES', 'HELD_OUT_COMBOS', 'HUES', 'OUTLINES', 'SHAPES_CLIP_NAME',
+           'SHAPES_CLIP_FILE', 'SHAPES_CLIP_CONFIG', 'SHAPES_JUDGE_FILE', 'CLIP_MIN_ACC', 'JUDGE_MIN_ACC', 'ALL_COMBOS',
+           'check_attribute', 'caption', 'attribute_templates', 'hsv_to_rgb', 'polygon_mask', 'render', 'render_images',
+           'ShapesDataset', 'attribute_labels', 'load_shapes_clip', 'ShapesJudge', 'save_module', 'load_module',
+           'save_judge', 'load_judge', 'attribute_shares', 'zero_shot_attributes', 'attribute_accuracy']
 
 # %% ../nbs/03_shapes.ipynb #08675549
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "heart")
@@ -48,10 +48,10 @@ def attribute_templates(attribute: str) -> list[str]:
     return [f"a {st} of a {c} {sh}" for st in slots["style"] for c in slots["color"] for sh in slots["shape"]]
 
 # %% ../nbs/03_shapes.ipynb #8c603fb8
-_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 125.0, "blue": 222.0, "purple": 285.0}
+HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 125.0, "blue": 222.0, "purple": 285.0}
 _SUPERSAMPLE = 2
 
-def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
+def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     "One colour, hue in degrees, s and v in [0, 1] -> RGB float32 in [0, 1]."
     h = (h % 360.0) / 60.0
     c = v * s; x = c * (1 - abs(h % 2 - 1)); m = v - c
@@ -78,9 +78,9 @@ def _unit_outline(shape: str) -> np.ndarray:
         return np.stack([x, y + 2.5], 1) / 16.5
     raise ConfigError(f"Unknown shape {shape!r}: choose one of {list(SHAPES)}.")
 
-_OUTLINES = {s: _unit_outline(s) for s in SHAPES}
+OUTLINES = {s: _unit_outline(s) for s in SHAPES}
 
-def _polygon_mask(points: np.ndarray, size: int, outline_width: float = 0.0) -> np.ndarray:
+def polygon_mask(points: np.ndarray, size: int, outline_width: float = 0.0) -> np.ndarray:
     "Anti-aliased coverage `(size, size)` in [0, 1] of a filled polygon (or of its outline when `outline_width` > 0)."
     big = size * _SUPERSAMPLE
     img = Image.new("L", (big, big), 0); draw = ImageDraw.Draw(img)
@@ -126,27 +126,27 @@ def render(shape: str, color: str, style: str, seed: int = 0, size: int = 64) ->
     # --- geometry ---
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     def place(unit): return unit @ rot.T * radius + centre
-    points = place(_OUTLINES[shape])
+    points = place(OUTLINES[shape])
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    ink = _hsv_to_rgb(_HUES[color] + hue_jitter, sat, val)
+    ink = hsv_to_rgb(HUES[color] + hue_jitter, sat, val)
     if style == "photo":
         ramp = (np.cos(grad_angle) * xs + np.sin(grad_angle) * ys)[..., None]
-        bg = _hsv_to_rgb(bg_hue, bg_sat, bg_val) * (1 + 2 * grad_amp * ramp)
-        mask = _polygon_mask(points, size)[..., None]
-        shadow = gaussian_filter(_polygon_mask(points + shadow_offset, size), size / 40)[..., None]
+        bg = hsv_to_rgb(bg_hue, bg_sat, bg_val) * (1 + 2 * grad_amp * ramp)
+        mask = polygon_mask(points, size)[..., None]
+        shadow = gaussian_filter(polygon_mask(points + shadow_offset, size), size / 40)[..., None]
         bg = bg * (1 - 0.45 * shadow)
         light = (np.cos(light_angle) * (xs - (centre[0] / size - 0.5)) + np.sin(light_angle) * (ys - (centre[1] / size - 0.5))) / (radius / size)
         fill = ink * (1 - light_amp * np.clip(light, -1, 1))[..., None]
         img = bg * (1 - mask) + fill * mask + 0.015 * grain
     elif style == "sketch":
-        paper = _hsv_to_rgb(paper_hue, paper_sat, paper_val)
-        pen = np.maximum(*[_polygon_mask(place(_OUTLINES[shape] + stroke_jitter[k, :len(_OUTLINES[shape])]), size, stroke_width)
+        paper = hsv_to_rgb(paper_hue, paper_sat, paper_val)
+        pen = np.maximum(*[polygon_mask(place(OUTLINES[shape] + stroke_jitter[k, :len(OUTLINES[shape])]), size, stroke_width)
                            for k in range(2)])[..., None]
         img = paper * (1 - pen) + ink * pen + 0.01 * grain
     elif style == "painting":
-        canvas = _hsv_to_rgb(canvas_hue, canvas_sat, canvas_val)
+        canvas = hsv_to_rgb(canvas_hue, canvas_sat, canvas_val)
         streaks = _directional_noise(brush_noise, brush_angle)
-        soft = gaussian_filter(_polygon_mask(points, size), size / 40)
+        soft = gaussian_filter(polygon_mask(points, size), size / 40)
         mask = np.clip((soft - 0.5) * 3 + 0.5 + 0.3 * streaks, 0, 1)[..., None]
         img = canvas * (1 - mask) + ink * mask
         img = img * (1 + 0.12 * streaks[..., None])

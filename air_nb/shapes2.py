@@ -14,7 +14,7 @@ from scipy.ndimage import gaussian_filter
 
 from .core import ConfigError
 from .stylegan2 import LatentCode
-from .shapes import (SHAPES, COLORS, STYLES, ATTRIBUTES, check_attribute, _OUTLINES, _HUES, _polygon_mask, _hsv_to_rgb,
+from .shapes import (SHAPES, COLORS, STYLES, ATTRIBUTES, check_attribute, OUTLINES, HUES, polygon_mask, hsv_to_rgb,
                      _directional_noise)
 
 # %% auto #0
@@ -61,9 +61,9 @@ def world2_code(shapes: Sequence[str] | str | None = None, colors: Sequence[str]
 
 # %% ../nbs/03c_shapes_world2.ipynb #1f90f530
 SOURCES: dict[str, dict] = {
-    "shapes2-photo": dict(shapes=None, colors=None, styles="photo"),
-    "shapes2-red": dict(shapes=None, colors="red", styles="photo"),
-    "shapes2-circle": dict(shapes="circle", colors=None, styles="photo"),
+    "shapes-photo": dict(shapes=None, colors=None, styles="photo"),
+    "shapes-red": dict(shapes=None, colors="red", styles="photo"),
+    "shapes-circle": dict(shapes="circle", colors=None, styles="photo"),
 }
 
 def source_code(name: str) -> dict:
@@ -72,7 +72,7 @@ def source_code(name: str) -> dict:
     return world2_code(**SOURCES[name])
 
 def restrict_source(generator, name: str):
-    "A copy of the world-2 `generator` whose latent code is that of the source `name` (same weights: a sub-domain of shapes2-photo)."
+    "A copy of the world-2 `generator` whose latent code is that of the source `name` (same weights: a sub-domain of shapes-photo)."
     from air_nb.generators import Generator
     if getattr(generator, "latent_code", None) is None: raise ConfigError("restrict_source needs a world-2 generator (one with a latent_code).")
     G = Generator.from_config({**generator.config, "latent_code": source_code(name)})
@@ -80,13 +80,13 @@ def restrict_source(generator, name: str):
     return G.to(generator.w_avg.device).eval()
 
 def load_world2_generator(name: str, device: str | torch.device = "cpu"):
-    "The world-2 source `name` in eval mode: `<name>.safetensors` (found by `core.find_weights`), else shapes2-photo restricted to `name`'s sub-domain."
+    "The world-2 source `name` in eval mode: `<name>.safetensors` (found by `core.find_weights`), else shapes-photo restricted to `name`'s sub-domain."
     from air_nb.core import find_weights, MissingWeightsError, PACKAGE_WEIGHTS
     from air_nb.generators import load_air_nb_checkpoint
     source_code(name)
     path = find_weights(f"{name}.safetensors")
     if path is not None: return load_air_nb_checkpoint(path, device).eval()
-    if name != "shapes2-photo": return restrict_source(load_world2_generator("shapes2-photo", device), name)
+    if name != "shapes-photo": return restrict_source(load_world2_generator("shapes-photo", device), name)
     raise MissingWeightsError(f"{name}.safetensors was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                               f"train it with `papermill nbs/train_world2_generator.ipynb out.ipynb -p source {name}`.")
 
@@ -105,7 +105,7 @@ def latent_attributes(generator, z: torch.Tensor) -> dict[str, torch.Tensor]:
     code = getattr(generator, "latent_code", None)
     if code is None:
         raise ConfigError(f"{type(generator).__name__} has no latent_code, so its latents carry no ground truth; "
-                          "use a world-2 source (e.g. load_world2_generator('shapes2-photo')).")
+                          "use a world-2 source (e.g. load_world2_generator('shapes-photo')).")
     return decode_latents(z, code)
 
 # %% ../nbs/03c_shapes_world2.ipynb #e6377ee3
@@ -127,15 +127,15 @@ def render_values(shape: str, color: str, style: str, values: dict | None = None
     centre = np.array([p["x"], p["y"]]) * size
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     def place(unit): return unit @ rot.T * radius + centre
-    points = place(_OUTLINES[shape])
+    points = place(OUTLINES[shape])
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    ink = _hsv_to_rgb(_HUES[color] + p["hue_jitter"], p["sat"], p["val"])
+    ink = hsv_to_rgb(HUES[color] + p["hue_jitter"], p["sat"], p["val"])
     if style == "photo":
         ga, la = math.radians(p["grad_angle"]), math.radians(p["light_angle"])
         ramp = (np.cos(ga) * xs + np.sin(ga) * ys)[..., None]
-        bg = _hsv_to_rgb(p["bg_hue"], p["bg_sat"], p["bg_val"]) * (1 + 2 * p["grad_amp"] * ramp)
-        mask = _polygon_mask(points, size)[..., None]
-        shadow = gaussian_filter(_polygon_mask(points + p["shadow"] * size, size), size / 40)[..., None]
+        bg = hsv_to_rgb(p["bg_hue"], p["bg_sat"], p["bg_val"]) * (1 + 2 * p["grad_amp"] * ramp)
+        mask = polygon_mask(points, size)[..., None]
+        shadow = gaussian_filter(polygon_mask(points + p["shadow"] * size, size), size / 40)[..., None]
         bg = bg * (1 - 0.45 * shadow)
         light = (np.cos(la) * (xs - (p["x"] - 0.5)) + np.sin(la) * (ys - (p["y"] - 0.5))) / (radius / size)
         img = bg * (1 - mask) + ink * (1 - p["light_amp"] * np.clip(light, -1, 1))[..., None] * mask
@@ -143,14 +143,14 @@ def render_values(shape: str, color: str, style: str, values: dict | None = None
         rng = np.random.default_rng(int(texture_seed))
         jitter, brush = rng.standard_normal((2, 64, 2)) * 0.025, rng.standard_normal((size, size)).astype(np.float32)
         if style == "sketch":
-            unit = _OUTLINES[shape]
-            pen = np.maximum(*[_polygon_mask(place(unit + jitter[k, :len(unit)]), size, p["stroke_width"] * size / 64) for k in range(2)])[..., None]
-            img = _hsv_to_rgb(p["paper_hue"], p["paper_sat"], p["paper_val"]) * (1 - pen) + ink * pen
+            unit = OUTLINES[shape]
+            pen = np.maximum(*[polygon_mask(place(unit + jitter[k, :len(unit)]), size, p["stroke_width"] * size / 64) for k in range(2)])[..., None]
+            img = hsv_to_rgb(p["paper_hue"], p["paper_sat"], p["paper_val"]) * (1 - pen) + ink * pen
         else:
             streaks = _directional_noise(brush, math.radians(p["brush_angle"]))
-            soft = gaussian_filter(_polygon_mask(points, size), size / 40)
+            soft = gaussian_filter(polygon_mask(points, size), size / 40)
             m = np.clip((soft - 0.5) * 3 + 0.5 + 0.3 * streaks, 0, 1)[..., None]
-            img = _hsv_to_rgb(p["canvas_hue"], p["canvas_sat"], p["canvas_val"]) * (1 - m) + ink * m
+            img = hsv_to_rgb(p["canvas_hue"], p["canvas_sat"], p["canvas_val"]) * (1 - m) + ink * m
             img = gaussian_filter(img * (1 + 0.12 * streaks[..., None]), (p["blur"] * size / 64,) * 2 + (0,))
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -184,10 +184,10 @@ def ideal_images(generator, z: torch.Tensor, layout: dict | None = None, **chang
 # %% ../nbs/03c_shapes_world2.ipynb #685baf87
 CORNER_LAYOUT = {"x": (0.22, 0.30), "y": (0.22, 0.30), "size": (0.12, 0.16)}
 FEW_SHOT_TARGETS: dict[str, dict] = {
-    "photo-sketch": dict(source="shapes2-photo", change=dict(style="sketch")),
-    "photo-painting": dict(source="shapes2-photo", change=dict(style="painting")),
-    "photo-corner": dict(source="shapes2-photo", change={}, layout=CORNER_LAYOUT),
-    "circle-star": dict(source="shapes2-circle", change=dict(shape="star")),
+    "photo-sketch": dict(source="shapes-photo", change=dict(style="sketch")),
+    "photo-painting": dict(source="shapes-photo", change=dict(style="painting")),
+    "photo-corner": dict(source="shapes-photo", change={}, layout=CORNER_LAYOUT),
+    "circle-star": dict(source="shapes-circle", change=dict(shape="star")),
 }
 
 @dataclass

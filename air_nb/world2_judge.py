@@ -22,7 +22,7 @@ __all__ = ['LAYOUT_BINS', 'LAYOUT_JUDGE_FILE', 'layout_bins', 'layout_truth', 'L
 
 # %% ../nbs/03e_world2_judge.ipynb #967688c1
 LAYOUT_BINS: dict[str, tuple[float, float, int]] = {"x": (0.0, 1.0, 16), "y": (0.0, 1.0, 16), "size": (0.04, 0.36, 16)}
-LAYOUT_JUDGE_FILE = "shapes2-layout-judge.safetensors"
+LAYOUT_JUDGE_FILE = "shapes-layout-judge.safetensors"
 
 def layout_bins(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     "Bin index per layout key of physical `values` (centre x, y and radius as fractions of the image side)."

@@ -94,9 +94,12 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
     gen = torch.cat([adapted(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)])
     f_ideal = torch.cat([fx(ideal[i:i + batch_size].to(dev)).cpu() for i in range(0, n, batch_size)])
     out = {"n": int(n)}
+    kept = torch.ones(n, dtype=torch.bool)
     for a in ATTRIBUTES:
-        key = "target_share" if a in change else f"preserved_{a}"
-        out[key if a in change else key] = float(pred[a].eq(truth[a]).float().mean())
+        right = pred[a].eq(truth[a])
+        if a in change: out["target_share"] = float(right.float().mean())
+        else: out[f"preserved_{a}"] = float(right.float().mean()); kept &= right
+    out["preserved_all_others"] = float(kept.float().mean())
     out["paired_judge_cosine_distance"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
     out["paired_pixel_l1"] = float((gen.clamp(-1, 1) - ideal).abs().mean())
     return out

@@ -23,7 +23,7 @@ __all__ = ['World2Config', 'edge_weighted_l1', 'World2Trainer', 'train_world2', 
 @dataclass
 class World2Config:
     "Hyper-parameters of one world-2 source generator run."
-    source: str = "shapes2-photo"
+    source: str = "shapes-photo"
     resolution: int = 64
     w_dim: int = 128
     n_mapping: int = 4
@@ -189,7 +189,7 @@ def save_half(G, path: str | Path) -> Path:
 def train_discriminator(G, steps: int = 1000, batch_size: int = 16, lr: float = 2e-3, r1_gamma: float = 1.0, r1_interval: int = 16,
                         channel_base: int = 1024, channel_max: int = 64, seed: int = 0, log_every: int = 100, log=print):
     "A `StyleGAN2Discriminator` trained `steps` steps to tell renders of `G`'s sub-domain (real) from `G`'s samples (fake); `G` stays frozen."
-    from air_nb.gan_training import StyleGAN2Discriminator, d_logistic_loss, r1_penalty
+    from air_nb.discriminators import StyleGAN2Discriminator, d_logistic_loss, r1_penalty
     torch.manual_seed(seed)
     D = StyleGAN2Discriminator(G.resolution, channel_base, channel_max)
     c = r1_interval / (r1_interval + 1)
@@ -220,7 +220,7 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
     "A `StyleGAN2Discriminator` from `save_discriminator`'s file, in eval mode."
     from safetensors import safe_open
     from safetensors.torch import load_file
-    from air_nb.gan_training import StyleGAN2Discriminator
+    from air_nb.discriminators import StyleGAN2Discriminator
     path = Path(path)
     if not path.exists(): raise MissingWeightsError(f"discriminator file {path} does not exist.")
     with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {})["air_nb_config"])

@@ -202,7 +202,7 @@ def test_shapes_presets_point_to_training_notebook(monkeypatch, tmp_path):
     import air_nb.core as core
     monkeypatch.setattr(core, "PACKAGE_WEIGHTS", tmp_path / "empty")
     for name in ("shapes-photo", "shapes-red"):
-        with pytest.raises(MissingWeightsError, match="train_shapes_generator.ipynb"):
+        with pytest.raises(MissingWeightsError, match="train_world2_generator.ipynb"):
             load_generator(name)
 
 

@@ -24,10 +24,10 @@ def papermill(out_dir: Path, **params):
 
 def test_notebook_trains_saves_and_resumes(tmp_path):
     work, out = tmp_path / "work", tmp_path / "tiny-circle.safetensors"
-    res = papermill(tmp_path, **TINY, source="shapes2-circle", iterations=3, work_dir=work, out_path=out)
+    res = papermill(tmp_path, **TINY, source="shapes-circle", iterations=3, work_dir=work, out_path=out)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     G = Generator.load(out)
-    assert isinstance(G, StyleGAN2Generator) and G.config["latent_code"] == source_code("shapes2-circle")
+    assert isinstance(G, StyleGAN2Generator) and G.config["latent_code"] == source_code("shapes-circle")
     z = G.sample_z(6, seed=0)
     assert set(latent_attributes(G, z)["shape"].tolist()) == {SHAPES.index("circle")}
     with torch.no_grad(): assert G(z).shape == (6, 3, 32, 32)
@@ -35,15 +35,15 @@ def test_notebook_trains_saves_and_resumes(tmp_path):
     s = json.loads((work / "summary.json").read_text())
     assert s["steps"] == 3 and set(s["quick_judge_agreement"]) == {"shape", "color", "style"}
     assert (work / "checkpoint.pt").exists() and list((work / "samples").glob("*.png"))
-    res = papermill(tmp_path, **TINY, source="shapes2-circle", iterations=5, work_dir=work, out_path=out)
+    res = papermill(tmp_path, **TINY, source="shapes-circle", iterations=5, work_dir=work, out_path=out)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert json.loads((work / "summary.json").read_text())["steps"] == 5
     assert len((work / "losses.csv").read_text().strip().splitlines()) == 1 + 5
 
 
 def test_notebook_rejects_unknown_source(tmp_path):
-    res = papermill(tmp_path, **TINY, source="shapes2-blue", iterations=1, work_dir=tmp_path / "w")
-    assert res.returncode != 0 and "shapes2-photo" in res.stdout + res.stderr
+    res = papermill(tmp_path, **TINY, source="shapes-blue", iterations=1, work_dir=tmp_path / "w")
+    assert res.returncode != 0 and "shapes-photo" in res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("name", list(FEW_SHOT_TARGETS))
@@ -58,7 +58,7 @@ def test_few_shot_sets(name):
 def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
     from air_nb.world2_metrics import main
     from air_nb.world2_training import save_half
-    G = StyleGAN2Generator(32, z_dim=64, w_dim=16, n_mapping=1, channel_base=128, channel_max=16, latent_code=source_code("shapes2-red"))
+    G = StyleGAN2Generator(32, z_dim=64, w_dim=16, n_mapping=1, channel_base=128, channel_max=16, latent_code=source_code("shapes-red"))
     save_half(G, tmp_path / "g.safetensors")
     res = main([str(tmp_path / "g.safetensors"), "--n", "40", "--n-sketch", "20", "--out", str(tmp_path / "m.json")])
     src = json.loads((tmp_path / "m.json").read_text())["source"]
@@ -66,11 +66,11 @@ def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
     assert res["ideal_sketch"]["sketch"] > 0.9   # ideal images are renders, whatever the generator draws
 
 
-@pytest.mark.parametrize("name", ["shapes2-photo", "shapes2-red", "shapes2-circle"])
+@pytest.mark.parametrize("name", ["shapes-photo", "shapes-red", "shapes-circle"])
 def test_shipped_world2_sources(name):
     from air_nb.core import PACKAGE_WEIGHTS, MissingWeightsError
     from air_nb.shapes2 import load_world2_generator
-    if not (PACKAGE_WEIGHTS / "shapes2-photo.safetensors").exists(): pytest.skip("shapes2-photo not shipped yet")
+    if not (PACKAGE_WEIGHTS / "shapes-photo.safetensors").exists(): pytest.skip("shapes-photo not shipped yet")
     G = load_world2_generator(name)
     z = G.sample_z(8, seed=0)
     with torch.no_grad(): x = G(z)
@@ -84,8 +84,8 @@ def test_shipped_world2_judge_and_discriminators():
     from air_nb.world2_training import load_discriminator
     from air_nb.world2_judge import load_layout_judge, LAYOUT_BINS
     x = few_shot_set("photo-corner", 4, seed=0, n_reference=1).shots
-    if (PACKAGE_WEIGHTS / "shapes2-layout-judge.safetensors").exists():
+    if (PACKAGE_WEIGHTS / "shapes-layout-judge.safetensors").exists():
         p = load_layout_judge().predict(x)
         assert all(int(p[k].max()) < LAYOUT_BINS[k][2] for k in p) and int(p["x"].max()) <= 6   # corner: left half
-    for f in PACKAGE_WEIGHTS.glob("shapes2-*-discriminator.safetensors"):
+    for f in PACKAGE_WEIGHTS.glob("shapes-*-discriminator.safetensors"):
         with torch.no_grad(): assert torch.isfinite(load_discriminator(f)(x)).all()

@@ -170,16 +170,21 @@ def test_direction_cos_is_the_cosine_of_the_adaptive_and_global_directions(tmp_p
 # --- the redesign reproduces the pre-redesign loop (commit f03f112, world 1's shipped weights) -------------------------
 
 REFERENCE = TESTS / "fixtures" / "reference" / "adapt_f03f112.pt"
+# world 1's 32 px shapes-photo and the shapes-photo-to-sketch preset of that commit (world 2 replaced both as the default)
+WORLD1_SKETCH = dict(generator=str(TESTS / "fixtures" / "world1-shapes-photo.safetensors"), clip_model="shapes", clip_pretrained=None,
+                     world="shapes", source="photo", target="sketch", attribute="style", templates="shapes:style", iterations=200,
+                     lr=0.005, batch=8, grad_clip=5.0, n_samples=12)
+WORLD1_AIR = dict(prompt_latents=256, prompt_steps=100, prompt_lr=0.002, prompt_templates=True, n_ctx=1, ctx_init="a", encode_batch=128)
 
 
 @pytest.mark.parametrize("method", ["nada", "air"])
 def test_same_results_as_the_pre_redesign_loop(method):
     """tests/fixtures/reference/adapt_f03f112.pt was written by `adapt(preset="shapes-photo-to-sketch", method=m, seed=0)`
-    of commit f03f112 with one thread: per-iteration loss terms and the final EMA generator's images for fixed latents."""
+    of commit f03f112 (world 1: WORLD1_SKETCH) with one thread: per-iteration loss terms and the final EMA generator's images for fixed latents."""
     ref = torch.load(REFERENCE, weights_only=True)[method]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try: r = adapt(preset="shapes-photo-to-sketch", method=method, seed=0, progress=False, device="cpu")
+    try: r = adapt(dict(WORLD1_SKETCH, **(WORLD1_AIR if method == "air" else {})), method=method, seed=0, progress=False, device="cpu")
     finally: torch.set_num_threads(threads)
     assert len(r.history) == 200
     for key in ("loss", "direction", "adaptive"):

@@ -1,8 +1,8 @@
-"""After training shapes2-photo: the float16 file, the restricted sub-domains, the acceptance measures, the layout judge and
+"""After training shapes-photo: the float16 file, the restricted sub-domains, the acceptance measures, the layout judge and
 discriminators. Run from the repository root: `python tools/world2_after_training.py [restrict,measure,layout,disc]`
 (env: SRC the trained generator, OUT the output folder, N latents per measure, LSTEPS/DSTEPS judge/discriminator steps,
 DNAMES the sources that get a discriminator)."""
-# after shapes2-photo finished: restricted sources, measures, layout judge, discriminators (one thread, sequential)
+# after shapes-photo finished: restricted sources, measures, layout judge, discriminators (one thread, sequential)
 import sys, json, time, torch
 torch.set_num_threads(1)
 from pathlib import Path
@@ -16,16 +16,16 @@ from air_nb.world2_judge import train_layout_judge, save_layout_judge, layout_po
 import os
 P = Path("/work/world2_runs"); OUT = Path(os.environ.get("OUT", P / "ship")); OUT.mkdir(exist_ok=True)
 N, LSTEPS, DSTEPS = int(os.environ.get("N", 2000)), int(os.environ.get("LSTEPS", 1500)), int(os.environ.get("DSTEPS", 600))
-SRC = os.environ.get("SRC", str(P / "shapes2-photo" / "generator_ema.safetensors"))
+SRC = os.environ.get("SRC", str(P / "shapes-photo" / "generator_ema.safetensors"))
 steps = sys.argv[1].split(",") if len(sys.argv) > 1 else ["restrict", "measure", "layout", "disc"]
 def log(*a): print(time.strftime("%H:%M:%S"), *a, flush=True)
 Gp = Generator.load(SRC)
 judge = load_judge()
-gens = {"shapes2-photo": Gp, "shapes2-red": restrict_source(Gp, "shapes2-red"), "shapes2-circle": restrict_source(Gp, "shapes2-circle")}
+gens = {"shapes-photo": Gp, "shapes-red": restrict_source(Gp, "shapes-red"), "shapes-circle": restrict_source(Gp, "shapes-circle")}
 if "restrict" in steps:
-    save_half(Gp, OUT / "shapes2-photo.safetensors"); log("saved photo", (OUT / "shapes2-photo.safetensors").stat().st_size)
-Gh = Generator.load(OUT / "shapes2-photo.safetensors")   # measure what would ship (float16); red and circle are restrictions of it
-gens = {"shapes2-photo": Gh, "shapes2-red": restrict_source(Gh, "shapes2-red"), "shapes2-circle": restrict_source(Gh, "shapes2-circle")}
+    save_half(Gp, OUT / "shapes-photo.safetensors"); log("saved photo", (OUT / "shapes-photo.safetensors").stat().st_size)
+Gh = Generator.load(OUT / "shapes-photo.safetensors")   # measure what would ship (float16); red and circle are restrictions of it
+gens = {"shapes-photo": Gh, "shapes-red": restrict_source(Gh, "shapes-red"), "shapes-circle": restrict_source(Gh, "shapes-circle")}
 if "measure" in steps:
     for name, G in gens.items():
         t = time.time()
@@ -34,7 +34,7 @@ if "measure" in steps:
 if "layout" in steps:
     t = time.time()
     lj = train_layout_judge(steps=LSTEPS, n_pool=min(6000, 4 * N), log=log)
-    save_layout_judge(lj, OUT / "shapes2-layout-judge.safetensors")
+    save_layout_judge(lj, OUT / "shapes-layout-judge.safetensors")
     imgs, truth = layout_pool(min(N, 1000), seed=99)
     acc = layout_agreement(lj, imgs.float() / 127.5 - 1, truth)
     log("layout judge on fresh broad-layout renders", acc, f"{time.time() - t:.0f}s")
