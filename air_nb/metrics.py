@@ -25,8 +25,8 @@ __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBO
            'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'intra_cluster_diversity',
            'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features',
            'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'reference_features',
-           'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'summarize', 'run_setting', 'run_info',
-           'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'truth_measures',
+           'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'seed_ci', 'summarize', 'run_setting',
+           'run_info', 'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'truth_measures',
            'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
 
 # %% ../nbs/08_metrics.ipynb #447923c6
@@ -339,13 +339,27 @@ def attribute_confusion(pred_source: dict[str, torch.Tensor], pred_adapted: dict
     return df
 
 # %% ../nbs/08_metrics.ipynb #61deb411
-def summarize(df, metrics: Sequence[str] | None = None, by: Sequence[str] = ("setting", "method")):
-    "Per (setting, method): `mean ± std` over seeds of each metric column, and the seed count `n_seeds`."
+def seed_ci(values, level: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
+    "Percentile bootstrap interval of the mean of per-seed `values` (scipy.stats.bootstrap); NaN with fewer than 2 values."
+    from scipy.stats import bootstrap
+    v = np.asarray(values, dtype=float); v = v[~np.isnan(v)]
+    if len(v) < 2: return float("nan"), float("nan")
+    if np.all(v == v[0]): return float(v[0]), float(v[0])
+    r = bootstrap((v,), np.mean, confidence_level=level, n_resamples=n_resamples, method="percentile", random_state=seed)
+    return float(r.confidence_interval.low), float(r.confidence_interval.high)
+
+def summarize(df, metrics: Sequence[str] | None = None, by: Sequence[str] = ("setting", "method"), ci: bool = False):
+    """Per (setting, method): `mean ± std` over seeds of each metric column (with `ci=True`: `mean [low, high]`, the 95 %
+    bootstrap interval of the mean over seeds), and the seed count `n_seeds`."""
     import pandas as pd
     metrics = list(metrics or [c for c in df.columns if c not in (*by, "seed", "run") and pd.api.types.is_numeric_dtype(df[c])])
     g = df.groupby(list(by), sort=False)
-    out = pd.DataFrame({m: [f"{mu:.4g} ± {sd:.2g}" if n > 1 and not np.isnan(sd) else (f"{mu:.4g}" if not np.isnan(mu) else "")
-                            for mu, sd, n in zip(g[m].mean(), g[m].std(), g[m].count())] for m in metrics}, index=g[metrics[0]].mean().index)
+    def cell(v):
+        v = v.dropna(); mu = v.mean()
+        if len(v) < 2: return f"{mu:.4g}" if len(v) else ""
+        if ci: lo, hi = seed_ci(v); return f"{mu:.3g} [{lo:.3g}, {hi:.3g}]"
+        return f"{mu:.4g} ± {v.std():.2g}"
+    out = pd.DataFrame({m: [cell(v) for _, v in g[m]] for m in metrics}, index=g[metrics[0]].mean().index)
     out.insert(0, "n_seeds", g["seed"].nunique().values if "seed" in df else g.size().values)
     return out
 
