@@ -14,7 +14,7 @@ from .core import ConfigError
 from .generators import Generator
 
 # %% auto #0
-__all__ = ['latent_strip', 'blend_generators', 'model_strip', 'invert']
+__all__ = ['latent_strip', 'blend_generators', 'model_strip', 'invert', 'edit_images']
 
 # %% ../nbs/19_editing.ipynb #e1ace561
 @torch.no_grad()
@@ -67,3 +67,10 @@ def invert(G: Generator, images: torch.Tensor, steps: int = 300, lr: float = 0.0
     finally:
         for p, r in zip(G.parameters(), frozen): p.requires_grad_(r)
     return w.detach()
+
+# %% ../nbs/19_editing.ipynb #48d5a6fc
+def edit_images(source: Generator, adapted: Generator, images: torch.Tensor, **invert_kw) -> tuple[torch.Tensor, torch.Tensor]:
+    "`(codes, edited)`: `images` inverted with `source` (see `invert`) and rendered by `adapted` (same architecture)."
+    if source.config != adapted.config: raise ConfigError("edit_images needs the adapted generator of this source (same architecture and config).")
+    w = invert(source, images, **invert_kw)
+    with torch.no_grad(): return w, adapted.synthesize(w.to(adapted.w_avg.device)).clamp(-1, 1).cpu()
