@@ -68,7 +68,7 @@ def invert(G: Generator, images: torch.Tensor, steps: int = 300, lr: float = 0.0
         for p, r in zip(G.parameters(), frozen): p.requires_grad_(r)
     return w.detach()
 
-# %% ../nbs/19_editing.ipynb #48d5a6fc
+# %% ../nbs/19_editing.ipynb #cb97faf9
 def edit_images(source: Generator, adapted: Generator, images: torch.Tensor, **invert_kw) -> tuple[torch.Tensor, torch.Tensor]:
     "`(codes, edited)`: `images` inverted with `source` (see `invert`) and rendered by `adapted` (same architecture)."
     if source.config != adapted.config: raise ConfigError("edit_images needs the adapted generator of this source (same architecture and config).")
