@@ -316,7 +316,7 @@ def test_flat_overrides_are_routed_and_checked():
 
 def test_old_run_folders_load_and_cannot_be_resumed(tmp_path):
     from air_nb.trainer import config_from_run
-    old = TESTS.parent / "reports" / "shapes_benchmark" / "configs" / "shapes-red-to-blue" / "nada-s0"
+    old = TESTS / "fixtures" / "format1_run"   # config.json of a world-1 benchmark run (format 1, before the redesign)
     cfg = config_from_run(old)
     assert (cfg.run.method, cfg.run.world, cfg.run.attribute, cfg.run.target) == ("nada", "shapes", "color", "blue")
     import shutil
