@@ -33,7 +33,7 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def bare_seconds(G: Generator, clip: Clip, batch: int = 2, reps: int = 10, warmup: int = 2) -> tuple[float, float]:
-    "Wall and CPU seconds of the bare compute of one iteration (see above): medians of `reps` after `warmup`."
+    "Wall and CPU seconds of the bare compute of one iteration (see above): means of `reps` after `warmup` (as the loop's are means)."
     device = G.w_avg.device
     G_s, G_t = G.frozen_copy(), copy.deepcopy(G).eval()
     G_t.set_trainable()
@@ -50,7 +50,7 @@ def bare_seconds(G: Generator, clip: Clip, batch: int = 2, reps: int = 10, warmu
         G_t.zero_grad(set_to_none=True)
         _sync(device)
         if i >= warmup: times.append(time.perf_counter() - t0); cpu_times.append(time.process_time() - c0)
-    return float(torch.tensor(times).median()), float(torch.tensor(cpu_times).median())
+    return sum(times) / len(times), sum(cpu_times) / len(cpu_times)
 
 # %% ../nbs/09_bench.ipynb #473004ba
 @dataclass
@@ -155,12 +155,12 @@ PAPER_RUNS = {"dog-to-cat": dict(resolution=512, iterations=2000, auto_layer_k=3
               "human-to-baby": dict(resolution=1024, iterations=300, auto_layer_k=18)}
 
 def _timed(fn, device, reps: int = 2) -> float:
-    "Median seconds of `fn()` over `reps` calls after one warm-up (CPU time on a CPU, wall time on a GPU)."
+    "Mean seconds of `fn()` over `reps` calls after one warm-up (CPU time on a CPU, wall time on a GPU)."
     fn(); out = []
     for _ in range(reps):
         _sync(device); t0, c0 = time.perf_counter(), time.process_time(); fn(); _sync(device)
         out.append(time.process_time() - c0 if device.type == "cpu" else time.perf_counter() - t0)
-    return float(torch.tensor(out).median())
+    return sum(out) / len(out)
 
 def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2,
                layer_selection: bool = True) -> dict:
@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--stylegan2-1024", choices=["auto", "yes", "no"], default="auto", help="the 1024 px setting; auto: on CUDA only")
     ap.add_argument("--only", default="", help="run only the settings (or, with --compose, the paper runs) whose name contains this text")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=1, help="measure each setting this many times; the summary takes each setting's median")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--fewshot-iterations", type=int, default=20, help="iterations of the IDC / ASC few-shot row (0: skip it)")
     ap.add_argument("--compose", action="store_true", help="only measure unit costs on the paper's model sizes and compose paper-scale run times")
@@ -304,10 +305,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
           f"{args.prompt_steps} prompt steps, each setting's own batch; samples and checkpoints at the full-length run's intervals", flush=True)
     rows, settings = [], []
     for s in [s for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps, stylegan2_1024=big) if args.only in s.name]:
-        try: r = bench_setting(s, device, args.reps)
+        try: reps = [bench_setting(s, device, args.reps) for _ in range(args.repeat)]
         except MissingWeightsError as e:
             print(f"{s.name}: skipped ({str(e).splitlines()[0][:200]})", flush=True); continue
-        print(format_row(r), flush=True); rows.append(r); settings.append(r)
+        for r in reps: print(format_row(r), flush=True); rows.append(r)
+        med = lambda k: sorted(r[k] for r in reps)[(len(reps) - 1) // 2]
+        if len(reps) > 1: print(f"{s.name}: median of {len(reps)}: loop/bare {med('ratio_loop_bare'):.2f}, air over nada {med('air_over_nada_pct'):.1f}%", flush=True)
+        settings.append({"ratio_loop_bare": med("ratio_loop_bare"), "air_over_nada_pct": med("air_over_nada_pct")})
     if args.fewshot_iterations > 0 and (not args.only or args.only in "few-shot"):
         fs = bench_fewshot(iterations=args.fewshot_iterations, device=device)
         print(format_fewshot_row(fs), flush=True); rows.append(fs)
