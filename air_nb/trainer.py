@@ -439,6 +439,7 @@ def _save_samples(self: Trainer, step: int):
     if self.out is None: return
     with self.timer("io"), torch.no_grad():
         adapted = self.ema(self.sample_z, self.run.sample_truncation).cpu()
+        self.last_samples = (step, adapted)                             # finish reuses them when the EMA has not moved since
         runs.save_samples(self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
 
 Trainer._state_dict, Trainer.load_state_dict, Trainer.checkpoint, Trainer.save_samples = _state_dict, _load_state_dict, _checkpoint, _save_samples
@@ -524,7 +525,9 @@ def _timings(self: Trainer) -> dict:
 def _finish(self: Trainer) -> AdaptResult:
     "Write the final files (the generator only when every iteration is done) and return the result."
     timings, artifacts = self._timings(), self.method.artifacts()
-    with torch.no_grad(): samples = self.ema(self.sample_z, self.run.sample_truncation).cpu()
+    step, samples = getattr(self, "last_samples", (None, None))
+    if step != len(self.history):
+        with torch.no_grad(): samples = self.ema(self.sample_z, self.run.sample_truncation).cpu()
     if self.out is not None:
         for name, obj in {**artifacts, runs.TIMINGS: timings}.items(): runs.write_json(self.out, name, obj)
         runs.write_losses(self.out, self.history)
