@@ -257,7 +257,7 @@ def summarise_agreement(rows: list[dict]) -> list[dict]:
     for n in sorted({r["n"] for r in rows}):
         rs = [r for r in rows if r["n"] == n]
         out.append({"n": n, "reference": rs[0]["reference"], "anchors": len(rs), "min_offset_cos": min(r["offset_cos"] for r in rs),
-                    "min_adaptive_cos": min(r["adaptive_cos"] for r in rs),
+                    "min_adaptive_cos": min(r["adaptive_cos"] for r in rs), "min_mean_offset_norm": min(r["mean_offset_norm"] for r in rs),
                     "direction_cos": [round(r["direction_cos"], 4) for r in rs],
                     "direction_cos_reference": [round(r["direction_cos_reference"], 4) for r in rs]})
     return out
@@ -265,7 +265,8 @@ def summarise_agreement(rows: list[dict]) -> list[dict]:
 def format_agreement(preset: str, s: dict) -> str:
     return (f"fast estimator on {preset}: {s['n']} of {s['reference']} prompt latents, {s['anchors']} anchors: offset cos min "
             f"{s['min_offset_cos']:.4f} (>= 0.99 needed for a default), adaptive-direction cos min {s['min_adaptive_cos']:.4f}; "
-            f"direction_cos {s['direction_cos']} vs the paper's count {s['direction_cos_reference']}")
+            f"direction_cos {s['direction_cos']} vs the paper's count {s['direction_cos_reference']}; "
+            f"|mean unit offset| min {s['min_mean_offset_norm']:.3f}")
 
 # %% ../nbs/09_bench.ipynb #271d6216
 def describe_machine(device: torch.device) -> str:
