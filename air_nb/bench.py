@@ -4,21 +4,24 @@
 
 # %% ../nbs/09_bench.ipynb #daa28576
 from __future__ import annotations
-import argparse, copy, os, resource, sys, tempfile, time, warnings
+import argparse, copy, datetime, os, platform, resource, sys, tempfile, time, warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from .core import get_device, MissingWeightsError
 from .clip import Clip, load_clip
 from .generators import Generator, load_generator
 from .stylegan2 import StyleGAN2Generator
-from .trainer import adapt, fields_for, load_run_clip, make_config
+from .trainer import Trainer, adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'bench_setting',
-           'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs', 'compose', 'compose_paper_runs', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'real_intervals',
+           'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs', 'compose',
+           'compose_paper_runs', 'format_composed', 'estimator_agreement', 'summarise_agreement', 'format_agreement',
+           'describe_machine', 'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -30,7 +33,7 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def bare_seconds(G: Generator, clip: Clip, batch: int = 2, reps: int = 10, warmup: int = 2) -> tuple[float, float]:
-    "Wall and CPU seconds of the bare compute of one iteration (see above): medians of `reps` after `warmup`."
+    "Wall and CPU seconds of the bare compute of one iteration (see above): means of `reps` after `warmup` (as the loop's are means)."
     device = G.w_avg.device
     G_s, G_t = G.frozen_copy(), copy.deepcopy(G).eval()
     G_t.set_trainable()
@@ -47,7 +50,7 @@ def bare_seconds(G: Generator, clip: Clip, batch: int = 2, reps: int = 10, warmu
         G_t.zero_grad(set_to_none=True)
         _sync(device)
         if i >= warmup: times.append(time.perf_counter() - t0); cpu_times.append(time.process_time() - c0)
-    return float(torch.tensor(times).median()), float(torch.tensor(cpu_times).median())
+    return sum(times) / len(times), sum(cpu_times) / len(cpu_times)
 
 # %% ../nbs/09_bench.ipynb #473004ba
 @dataclass
@@ -75,15 +78,23 @@ def default_settings(iterations: int = 50, prompt_latents: int = 64, prompt_step
                        lambda d: load_clip("ViT-B-32", None, d),
                        dict(source="photo", target="sketch", clip_model="ViT-B-32", clip_pretrained=None, **scale))] if stylegan2_1024 else [])
 
+def real_intervals(config: dict, method: str) -> dict:
+    """`sample_every` and `checkpoint_every` of the full-length run that `config` (a bench run, maybe shortened) stands for:
+    the preset's (or the default) iterations, or the bench's own where it runs longer."""
+    full = make_config({k: v for k, v in fields_for(dict(config, method=method), method).items() if k != "iterations"}).run.iterations
+    t = Trainer(make_config(fields_for(dict(config, method=method, iterations=max(full, make_config(config).run.iterations)), method)))
+    return {"sample_every": t.sample_every, "checkpoint_every": t.checkpoint_every}
+
 def _loop_seconds(G, clip, config: dict, method: str, device) -> tuple[float, float, dict]:
-    "Loop wall and CPU seconds per iteration (after set-up, run folder included) and the run's timings."
+    "Loop wall and CPU seconds per iteration (after set-up, run folder included, at the real run's intervals) and the run's timings."
+    config = {**real_intervals(config, method), **config}       # intervals given in `config` win
     with tempfile.TemporaryDirectory() as tmp:
         t0, c0 = time.perf_counter(), time.process_time()
         r = adapt(fields_for(dict(config, method=method, device=str(device), out_dir=f"{tmp}/run"), method), clip=clip, generator=G, progress=False)
         _sync(device)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = r.timings["iterations"]
-    return (wall - r.timings["setup_seconds"]) / n, (cpu - r.timings["setup_cpu_seconds"]) / n, r.timings
+    return (wall - r.timings["setup_seconds"]) / n, (cpu - r.timings["setup_cpu_seconds"]) / n, {**r.timings, **real_intervals(config, method)}
 
 def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
     "Bare and loop figures of one setting."
@@ -92,7 +103,7 @@ def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
     batch = make_config(s.config).run.batch
     b1 = bare_seconds(G, clip, batch=batch, reps=reps)
-    nada, nada_cpu, _ = _loop_seconds(G, clip, s.config, "nada", device)
+    nada, nada_cpu, t_nada = _loop_seconds(G, clip, s.config, "nada", device)
     air, air_cpu, t_air = _loop_seconds(G, clip, s.config, "air", device)
     b2 = bare_seconds(G, clip, batch=batch, reps=reps)                       # measured before and after the loops
     bare, bare_cpu = min(b1[0], b2[0]), min(b1[1], b2[1])
@@ -105,6 +116,8 @@ def bench_setting(s: BenchSetting, device=None, reps: int = 10) -> dict:
             "ratio_loop_bare_wall": nada / bare, "air_over_nada_pct_wall": 100 * (air / nada - 1),
             "air_anchor_share": t_air.get("anchor_seconds", 0.0) / max(t_air["total_seconds"], 1e-9),
             "air_prompt_share": t_air.get("prompt_seconds", 0.0) / max(t_air["total_seconds"], 1e-9),
+            "nada_io_s_per_it": t_nada["io_seconds"] / t_nada["iterations"], "sample_every": t_nada["sample_every"],
+            "checkpoint_every": t_nada["checkpoint_every"], "air_checkpoint_every": t_air["checkpoint_every"],
             "peak_memory_mb": peak_memory_mb(device), "iterations": make_config(s.config).run.iterations, "batch": batch}
 
 def format_row(r: dict) -> str:
@@ -112,7 +125,9 @@ def format_row(r: dict) -> str:
             f"cpu s/it bare {r['bare_cpu_s_per_it']:.3f} | nada {r['nada_cpu_s_per_it']:.3f} | air {r['air_cpu_s_per_it']:.3f}; "
             f"anchors {100 * r['air_anchor_share']:.1f}% of air time (prompt learning {100 * r['air_prompt_share']:.1f}%); "
             f"loop/bare {r['ratio_loop_bare']:.2f}, air over nada {r['air_over_nada_pct']:.1f}% ({r['basis']}; wall: "
-            f"{r['ratio_loop_bare_wall']:.2f}, {r['air_over_nada_pct_wall']:.1f}%); peak memory {r['peak_memory_mb']:.0f} MiB")
+            f"{r['ratio_loop_bare_wall']:.2f}, {r['air_over_nada_pct_wall']:.1f}%); peak memory {r['peak_memory_mb']:.0f} MiB; "
+            f"samples every {r.get('sample_every', '?')}, checkpoints every {r.get('checkpoint_every', '?')} (air {r.get('air_checkpoint_every', '?')}), "
+            f"nada I/O {r.get('nada_io_s_per_it', float('nan')):.4f} s/it")
 
 # %% ../nbs/09_bench.ipynb #dca368a2
 def bench_fewshot(preset: str = "shapes-photo-to-sketch-10shot", iterations: int = 20, device=None) -> dict:
@@ -140,12 +155,12 @@ PAPER_RUNS = {"dog-to-cat": dict(resolution=512, iterations=2000, auto_layer_k=3
               "human-to-baby": dict(resolution=1024, iterations=300, auto_layer_k=18)}
 
 def _timed(fn, device, reps: int = 2) -> float:
-    "Median seconds of `fn()` over `reps` calls after one warm-up (CPU time on a CPU, wall time on a GPU)."
+    "Mean seconds of `fn()` over `reps` calls after one warm-up (CPU time on a CPU, wall time on a GPU)."
     fn(); out = []
     for _ in range(reps):
         _sync(device); t0, c0 = time.perf_counter(), time.process_time(); fn(); _sync(device)
         out.append(time.process_time() - c0 if device.type == "cpu" else time.perf_counter() - t0)
-    return float(torch.tensor(out).median())
+    return sum(out) / len(out)
 
 def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2,
                layer_selection: bool = True) -> dict:
@@ -180,8 +195,9 @@ def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thre
             "anchor_share_of_air": anchor_work / air}
 
 # %% ../nbs/09_bench.ipynb #cedfa31c
-def compose_paper_runs(device=None, only: str = "") -> list[dict]:
-    "`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs."
+def compose_paper_runs(device=None, only: str = "", prompt_latents: tuple[int, ...] = (1000,)) -> list[dict]:
+    """`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs,
+    once for each number of prompt latents per anchor in `prompt_latents` (the paper's is 1000)."""
     device = get_device(device)
     clip = load_clip("ViT-B-32", None, device)
     rows = []
@@ -190,46 +206,124 @@ def compose_paper_runs(device=None, only: str = "") -> list[dict]:
         G = StyleGAN2Generator(r["resolution"]).to(device).eval()
         units = unit_costs(G, clip, layer_selection=r["auto_layer_k"] < G.num_ws)   # (k = num_ws: no selection step in the run)
         print(f"{name}: measured units ({'cpu' if device.type == 'cpu' else 'wall'} s): " + ", ".join(f"{k} {v:.3f}" for k, v in units.items()), flush=True)
-        c = compose(units, r["iterations"], r["auto_layer_k"], G.num_ws)
-        print(f"{name}: composed ({c['iterations']} iterations, {c['anchors']} anchors, 1000 prompt latents, 200 prompt steps): "
-              f"NADA {c['nada_s'] / 3600:.2f} h, AIR {c['air_s'] / 3600:.2f} h, AIR/NADA {c['air_over_nada']:.2f} "
-              f"(anchors {100 * c['anchor_share_of_air']:.0f}% of AIR)", flush=True)
-        rows.append({"setting": name, **units, **c})
+        for n in prompt_latents:
+            c = compose(units, r["iterations"], r["auto_layer_k"], G.num_ws, prompt_latents=n)
+            print(format_composed(name, c, n), flush=True)
+            rows.append({"setting": name, **units, **c, "prompt_latents": n})
     return rows
 
+def format_composed(name: str, c: dict, prompt_latents: int, prompt_steps: int = 200) -> str:
+    return (f"{name}: composed ({c['iterations']} iterations, {c['anchors']} anchors, {prompt_latents} prompt latents, {prompt_steps} prompt steps): "
+            f"NADA {c['nada_s'] / 3600:.2f} h, AIR {c['air_s'] / 3600:.2f} h, AIR/NADA {c['air_over_nada']:.2f} "
+            f"(anchors {100 * c['anchor_share_of_air']:.0f}% of AIR)")
+
 # %% ../nbs/09_bench.ipynb #938be368
+def estimator_agreement(preset: str = "shapes-photo-to-sketch", counts: tuple[int, ...] = (64, 128, 256), reference: int = 1000,
+                        device=None, **overrides) -> list[dict]:
+    """AIR on `preset` with `reference` prompt latents per anchor; at every anchor, for each n in `counts`: the cosine of the mean
+    unit image offset of the first n latents with that of all `reference` (`offset_cos`), and the prompt learned from the n-latent
+    offsets (from the same start): its `direction_cos`, the paper's, and the cosine of the two adaptive directions (`adaptive_cos`)."""
+    device = get_device(device)
+    counts = sorted(n for n in counts if n < reference)
+    rows, state = [], {}
+    def on_iteration(tr, done):
+        m, L = tr.method, tr.method.learner
+        if "fast" not in state:                  # before any anchor: a second learner that shares CLIP
+            state.update(fast=copy.deepcopy(L, {id(tr.clip): tr.clip}), prev=L.state_dict(), seen=0)
+        if len(L.records) == state["seen"]: return
+        state["seen"], prev, rec = len(L.records), state["prev"], L.records[-1]
+        anchor = L.previous_images                                   # this anchor's embeddings of the `reference` latents
+        base = prev["previous_images"] if L.scheme == "consecutive" else prev["source_images"]
+        unit = F.normalize((anchor - base).float(), dim=-1)
+        mean_ref = unit.mean(0)
+        for n in counts:
+            fast = state["fast"]
+            fast.load_state_dict({**prev, "previous_images": prev["previous_images"][:n], "source_images": prev["source_images"][:n]})
+            with torch.enable_grad(): fast.update(anchor[:n], progress=rec.progress, step=rec.step)
+            adaptive_fast, adaptive_ref = m.target_text - fast.text, m.target_text - L.text
+            rows.append({"preset": preset, "anchor": rec.anchor, "step": rec.step, "n": n, "reference": reference,
+                         "offset_cos": float(F.cosine_similarity(unit[:n].mean(0), mean_ref, dim=0)),
+                         "mean_offset_norm": float(mean_ref.norm()),
+                         "direction_cos": float(F.cosine_similarity(adaptive_fast, m.direction, dim=-1)),
+                         "direction_cos_reference": rec.direction_cos,
+                         "adaptive_cos": float(F.cosine_similarity(adaptive_fast, adaptive_ref, dim=-1))})
+        state["prev"] = L.state_dict()
+    adapt(preset=preset, method="air", prompt_latents=reference, device=str(device), progress=False, callback=on_iteration, **overrides)
+    return rows
+
+def summarise_agreement(rows: list[dict]) -> list[dict]:
+    "Per n: the worst (smallest) offset cosine and adaptive-direction cosine over the anchors, and the direction_cos of both estimators."
+    out = []
+    for n in sorted({r["n"] for r in rows}):
+        rs = [r for r in rows if r["n"] == n]
+        out.append({"n": n, "reference": rs[0]["reference"], "anchors": len(rs), "min_offset_cos": min(r["offset_cos"] for r in rs),
+                    "min_adaptive_cos": min(r["adaptive_cos"] for r in rs), "min_mean_offset_norm": min(r["mean_offset_norm"] for r in rs),
+                    "direction_cos": [round(r["direction_cos"], 4) for r in rs],
+                    "direction_cos_reference": [round(r["direction_cos_reference"], 4) for r in rs]})
+    return out
+
+def format_agreement(preset: str, s: dict) -> str:
+    return (f"fast estimator on {preset}: {s['n']} of {s['reference']} prompt latents, {s['anchors']} anchors: offset cos min "
+            f"{s['min_offset_cos']:.4f} (>= 0.99 needed for a default), adaptive-direction cos min {s['min_adaptive_cos']:.4f}; "
+            f"direction_cos {s['direction_cos']} vs the paper's count {s['direction_cos_reference']}; "
+            f"|mean unit offset| min {s['min_mean_offset_norm']:.3f}")
+
+# %% ../nbs/09_bench.ipynb #271d6216
+def describe_machine(device: torch.device) -> str:
+    "Date, device, threads, torch version and (on a CPU) the load average: the line every set of figures starts with."
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    load = f", load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs" if hasattr(os, "getloadavg") else ""
+    return f"{datetime.date.today().isoformat()}, device {device} ({name}), {torch.get_num_threads()} threads, torch {torch.__version__}{load}"
+
 def main(argv: list[str] | None = None) -> list[dict]:
-    "`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}] [--reps N] [--device D] [--fewshot-iterations N]`"
+    """`python -m air_nb.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}]
+    [--reps N] [--device D] [--fewshot-iterations N] [--estimator [PRESET ...]] [--compose | --full] [--compose-latents N ...]`"""
     ap = argparse.ArgumentParser(prog="python -m air_nb.bench", description=__doc__)
     ap.add_argument("--iterations", type=int, default=50)
     ap.add_argument("--prompt-latents", type=int, default=64)
     ap.add_argument("--prompt-steps", type=int, default=50)
     ap.add_argument("--paper-scale", action="store_true", help="300 iterations, 1000 prompt latents, 200 prompt steps (the paper's FFHQ runs)")
     ap.add_argument("--stylegan2-1024", choices=["auto", "yes", "no"], default="auto", help="the 1024 px setting; auto: on CUDA only")
-    ap.add_argument("--only", default="", help="run only the settings whose name contains this text")
+    ap.add_argument("--only", default="", help="run only the settings (or, with --compose, the paper runs) whose name contains this text")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=1, help="measure each setting this many times; the summary takes each setting's median")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--fewshot-iterations", type=int, default=20, help="iterations of the IDC / ASC few-shot row (0: skip it)")
-    ap.add_argument("--compose", action="store_true", help="measure unit costs on the paper's model sizes and compose paper-scale run times")
+    ap.add_argument("--compose", action="store_true", help="only measure unit costs on the paper's model sizes and compose paper-scale run times")
+    ap.add_argument("--full", action="store_true", help="the settings, the few-shot row, the fast-estimator check and the composition "
+                                                          "(the last line is still the settings' summary)")
+    ap.add_argument("--compose-latents", type=int, nargs="+", default=[1000, 256, 128], help="prompt latents per anchor to compose with (paper: 1000)")
+    ap.add_argument("--estimator", nargs="*", default=None, metavar="PRESET",
+                    help="compare fewer prompt latents with the paper's 1000 on these presets (none named: shapes-photo-to-sketch)")
+    ap.add_argument("--estimator-counts", type=int, nargs="+", default=[64, 128, 256])
     args = ap.parse_args(argv)
     device = get_device(args.device)
-    if args.compose: return compose_paper_runs(device, args.only)
+    print(describe_machine(device), flush=True)
+    if args.compose: return compose_paper_runs(device, args.only, tuple(args.compose_latents))
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
     big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
-    print(f"device {device}, {torch.get_num_threads()} threads; scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), "
-          f"{args.prompt_latents} prompt latents, {args.prompt_steps} prompt steps, each setting's own batch", flush=True)
-    rows = []
+    print(f"scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), {args.prompt_latents} prompt latents, "
+          f"{args.prompt_steps} prompt steps, each setting's own batch; samples and checkpoints at the full-length run's intervals", flush=True)
+    rows, settings = [], []
     for s in [s for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps, stylegan2_1024=big) if args.only in s.name]:
-        try: r = bench_setting(s, device, args.reps)
+        try: reps = [bench_setting(s, device, args.reps) for _ in range(args.repeat)]
         except MissingWeightsError as e:
             print(f"{s.name}: skipped ({str(e).splitlines()[0][:200]})", flush=True); continue
-        print(format_row(r), flush=True); rows.append(r)
-    if rows:
-        worst_r = max(r["ratio_loop_bare"] for r in rows); worst_p = max(r["air_over_nada_pct"] for r in rows)
-        print(f"loop/bare ratio: {worst_r:.2f}, air over nada: {worst_p:.1f}%")
+        for r in reps: print(format_row(r), flush=True); rows.append(r)
+        med = lambda k: sorted(r[k] for r in reps)[(len(reps) - 1) // 2]
+        if len(reps) > 1: print(f"{s.name}: median of {len(reps)}: loop/bare {med('ratio_loop_bare'):.2f}, air over nada {med('air_over_nada_pct'):.1f}%", flush=True)
+        settings.append({"ratio_loop_bare": med("ratio_loop_bare"), "air_over_nada_pct": med("air_over_nada_pct")})
     if args.fewshot_iterations > 0 and (not args.only or args.only in "few-shot"):
         fs = bench_fewshot(iterations=args.fewshot_iterations, device=device)
         print(format_fewshot_row(fs), flush=True); rows.append(fs)
+    if args.estimator is not None or args.full:
+        for preset in (args.estimator or ["shapes-photo-to-sketch"]):
+            agreement = estimator_agreement(preset, tuple(args.estimator_counts), device=device)
+            for s in summarise_agreement(agreement): print(format_agreement(preset, s), flush=True); rows.append({"setting": f"estimator {preset}", **s})
+    if args.full: rows += compose_paper_runs(device, "", tuple(args.compose_latents))
+    if settings:
+        worst_r = max(r["ratio_loop_bare"] for r in settings); worst_p = max(r["air_over_nada_pct"] for r in settings)
+        print(f"loop/bare ratio: {worst_r:.2f}, air over nada: {worst_p:.1f}%")
     return rows
 
 # %% ../nbs/09_bench.ipynb #2ed4b16a

@@ -83,7 +83,7 @@ def save_image(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
     "Save `images` in [-1, 1] (a batch, as a grid) to a PNG file, atomically."
     from PIL import Image
     arr = image_grid(images if images.dim() == 4 else images[None], nrow)
-    return atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG"))
+    return atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG", compress_level=1))   # lossless; level 1 is ~3x faster than 6 and ~10 % larger
 
 # %% ../nbs/00_core.ipynb #f0a17fb7
 def atomic_write(path: str | Path, write: Callable[[Any], Any], mode: str = "wb") -> Path:

@@ -114,10 +114,11 @@ class Generator(nn.Module):
     def ema_update(self, other: "Generator", decay: float = 0.99) -> "Generator":
         "Move every parameter and float buffer toward `other`'s: `self = decay * self + (1 - decay) * other`."
         if other.config != self.config: raise ConfigError(f"ema_update needs the same architecture: {self.config} != {other.config}.")
-        for (n, a), b in zip(self.named_parameters(), other.parameters()): a.lerp_(b.to(a.dtype), 1 - decay)
+        pairs = [(a, b) for a, b in zip(self.parameters(), other.parameters())]
+        pairs += [(a, b) for a, b in zip(self.buffers(), other.buffers()) if a.is_floating_point()]
+        if pairs: torch._foreach_lerp_([a for a, _ in pairs], [b.to(a.dtype) for a, b in pairs], 1 - decay)   # one call: the same values as a loop of lerp_
         for a, b in zip(self.buffers(), other.buffers()):
-            if a.is_floating_point(): a.lerp_(b.to(a.dtype), 1 - decay)
-            else: a.copy_(b)
+            if not a.is_floating_point(): a.copy_(b)
         return self
 
     def save(self, path: str | Path) -> Path:

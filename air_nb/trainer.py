@@ -377,7 +377,8 @@ def _setup(self: Trainer):
     resume_from = self._prepare_out_dir() if self.out else None
     self._models()
     self.method.setup(self)
-    self.optimizers = {ph: torch.optim.Adam(self.method.parameters(ph), lr=self.run.lr, betas=tuple(self.run.betas)) for ph in self.method.phases}
+    self.optimizers = {ph: torch.optim.Adam(self.method.parameters(ph), lr=self.run.lr, betas=tuple(self.run.betas), foreach=True)   # foreach: the loop's values, fewer calls
+                       for ph in self.method.phases}
     self.sample_z = self.source.sample_z(self.run.n_samples, self.run.seed)
     with torch.no_grad(): self.source_samples = self.source(self.sample_z, self.run.sample_truncation).cpu()
     if resume_from is not None: self.load_state_dict(runs.load_checkpoint(resume_from, self.device))
@@ -439,6 +440,7 @@ def _save_samples(self: Trainer, step: int):
     if self.out is None: return
     with self.timer("io"), torch.no_grad():
         adapted = self.ema(self.sample_z, self.run.sample_truncation).cpu()
+        self.last_samples = (step, adapted)                             # finish reuses them when the EMA has not moved since
         runs.save_samples(self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
 
 Trainer._state_dict, Trainer.load_state_dict, Trainer.checkpoint, Trainer.save_samples = _state_dict, _load_state_dict, _checkpoint, _save_samples
@@ -457,20 +459,23 @@ def _step(self: Trainer, t: int) -> dict:
         for name, term in terms.items():
             weighted = weights.get(name, 1.0) * term
             loss = weighted if loss is None else loss + weighted
-        if not torch.isfinite(loss):
+        values = torch.stack([x.detach().double().reshape(()) for x in (loss, *terms.values())]).tolist()   # one device sync for every logged value
+        if not math.isfinite(values[0]):
             last = runs.latest_checkpoint(self.out) if self.out is not None else None
-            raise AdaptationDiverged(f"the {phase} loss became {loss.item()} at iteration {t} ({self.run.method}, lr={self.run.lr}); "
+            raise AdaptationDiverged(f"the {phase} loss became {values[0]} at iteration {t} ({self.run.method}, lr={self.run.lr}); "
                                      f"last good checkpoint: {last or 'none (no out_dir or none written yet)'}. "
                                      "Lower lr, or check the generator and CLIP weights.")
         opt = self.optimizers[phase]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for g in opt.param_groups for p in g["params"]]
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, self.run.grad_clip or math.inf))   # clips only with grad_clip
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])   # clip_grad_norm_'s norm, without its multiply by 1
+        if self.run.grad_clip: torch.nn.utils.clip_grads_with_norm_(params, self.run.grad_clip, norm)
+        grad_norm = float(norm)
         opt.step()
         if phase == "G": self.ema.ema_update(self.generator, self.run.ema_decay)
         prefix = "" if phase == self.method.phases[-1] else f"{phase}_"
-        row.update({f"{prefix}loss": loss.item(), **{f"{prefix}{k}": v.item() for k, v in terms.items()}, f"{prefix}grad_norm": grad_norm})
+        row.update({f"{prefix}loss": values[0], **{f"{prefix}{k}": v for k, v in zip(terms, values[1:])}, f"{prefix}grad_norm": grad_norm})
     self.method.after_step(t)
     dt = time.perf_counter() - t0
     self.timers["train"] += dt
@@ -521,7 +526,9 @@ def _timings(self: Trainer) -> dict:
 def _finish(self: Trainer) -> AdaptResult:
     "Write the final files (the generator only when every iteration is done) and return the result."
     timings, artifacts = self._timings(), self.method.artifacts()
-    with torch.no_grad(): samples = self.ema(self.sample_z, self.run.sample_truncation).cpu()
+    step, samples = getattr(self, "last_samples", (None, None))
+    if step != len(self.history):
+        with torch.no_grad(): samples = self.ema(self.sample_z, self.run.sample_truncation).cpu()
     if self.out is not None:
         for name, obj in {**artifacts, runs.TIMINGS: timings}.items(): runs.write_json(self.out, name, obj)
         runs.write_losses(self.out, self.history)
