@@ -143,7 +143,7 @@ GRIDS: dict[str, dict] = {
                             methods=["freezed", "idc", "rssa", "asc"], seeds=[0, 1, 2], notebook="fewshot.ipynb",
                             evaluator="air_nb.fewshot_eval:evaluate_sweep",
                             needs="nothing beyond the package (shapes world 2, K renders of a few-shot set as the target)",
-                            cost="about 1 CPU minute per 120-iteration run at 64 px (reports/fewshot_world2/README.md)"),
+                            cost="~0.33 CPU s per training iteration at 64 px on one thread (120 per run), plus setup and evaluation (reports/fewshot_world2/README.md)"),
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
                              needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
                              cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
@@ -167,8 +167,9 @@ def catalogue_markdown() -> str:
                       "run a grid with `python -m air_nb.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster).", "",
                       "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns), *rows, ""])
 
-def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None, **kwargs):
-    "Run the named grid of `GRIDS` as a sweep (`seeds` / `methods` narrow it); other arguments go to `run_sweep`."
+def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+             settings: Sequence[str] | None = None, **kwargs):
+    "Run the named grid of `GRIDS` as a sweep (`seeds` / `methods` / `settings`, by name, narrow it); other arguments go to `run_sweep`."
     from air_nb.trainer import METHODS, get_method
     if name not in GRIDS: raise ConfigError(f"unknown grid {name!r}: choose one of {sorted(GRIDS)}.")
     g = GRIDS[name]; get_method("nada")
@@ -177,7 +178,13 @@ def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None
     if missing: raise ConfigError(f"grid {name!r} uses method(s) {missing}, not registered in this install (registered: {sorted(METHODS)}); pass methods=[...] to run the others.")
     if "notebook" in g: kwargs.setdefault("notebook", DEFAULT_TRAIN_NOTEBOOK.with_name(g["notebook"]))
     if "evaluator" in g: kwargs.setdefault("evaluator", g["evaluator"])
-    return run_sweep(g["settings"], methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
+    name_of = lambda s: s if isinstance(s, str) else str(s.get("name") or s.get("preset"))
+    chosen = g["settings"]
+    if settings:
+        unknown = sorted(set(settings) - {name_of(s) for s in chosen})
+        if unknown: raise ConfigError(f"grid {name!r} has no setting(s) {unknown}: choose from {[name_of(s) for s in chosen]}.")
+        chosen = [s for s in chosen if name_of(s) in settings]
+    return run_sweep(chosen, methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
 
 # %% ../nbs/08b_sweep.ipynb #789e6648
 def main(argv: list[str] | None = None):
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None):
         k, v = p.split("=", 1); params[k] = yaml.safe_load(v)
     kw = dict(address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run, params=params, evaluate=a.evaluate, dry_run=a.dry_run,
               local_cpus=a.local_cpus)
-    if a.grid: table = run_grid(a.grid, a.out, seeds=a.seeds, methods=a.methods, **kw)
+    if a.grid: table = run_grid(a.grid, a.out, seeds=a.seeds, methods=a.methods, settings=a.settings, **kw)
     else:
         if not (a.settings and a.methods and a.seeds): ap.error("give --grid, or --settings, --methods and --seeds")
         table = run_sweep(a.settings, a.methods, a.seeds, a.out, **kw)
