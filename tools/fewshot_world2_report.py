@@ -14,7 +14,24 @@ root = Path(sys.argv[1]); out = Path(sys.argv[2] if len(sys.argv) > 2 else "repo
 df = sweep_table(root)
 df["run"] = df["run"].map(lambda r: str(Path(r).relative_to(root)))
 write_csv(df.to_dict(orient="records"), out / "metrics.csv")
-METHODS = ["freezed", "idc", "rssa", "asc"]
+METHODS = ["source", "freezed", "idc", "rssa", "asc"]
+# the sources, not adapted, measured the same way (one row per setting and K; cached in the report folder)
+src_file = out / "source_metrics.json"
+src_rows = json.loads(src_file.read_text()) if src_file.exists() else []
+done = {(r["setting"], r["shots"]) for r in src_rows}
+from air_nb.fewshot_eval import run_measures
+from air_nb.shapes import load_judge
+from air_nb.world2_judge import load_layout_judge
+from air_nb.shapes2 import FEW_SHOT_TARGETS
+from air_nb.core import save_json
+judge, lj = load_judge(), load_layout_judge()
+for (s_, k) in sorted(set(zip(df.setting, df.shots)) - done):
+    G0 = load_generator(FEW_SHOT_TARGETS[s_]["source"]).eval()
+    spec = f"shapes2:{s_}"
+    src_rows.append({"setting": s_, "shots": int(k), "method": "source", "seed": 0,
+                     **run_measures(G0, spec, load_target_images(spec, int(k), 64, 0), judge, lj, n=300, n_reference=500)})
+    save_json(src_rows, src_file)
+df_all = pd.concat([df, pd.DataFrame(src_rows)], ignore_index=True)
 main = ["fid[judge]", "ic_dist[judge-features]", "target_share", "preserved[truth:all-others]", "paired_dist[judge-cosine]", "paired_dist[pixel-l1]"]
 layout = ["layout_within1[source]", "layout_within1[corner]", "layout_mean[x]", "layout_mean[y]", "layout_mean[size]"]
 def to_md(t):
@@ -25,7 +42,7 @@ def md(t):
     t = t.copy(); t["method"] = pd.Categorical(t["method"], METHODS); t = t.sort_values(["setting", "shots", "method"])
     return to_md(t)
 lines = [f"Runs: {len(df)} ({df.groupby(['setting', 'shots', 'method']).ngroups} setting x K x method cells); iterations {sorted(df.iterations.unique().tolist())}.", "",
-         "## Main measures", "", md(summary(df, main)), "", "## Layout (layout judge)", "", md(summary(df, layout)), "",
+         "## Main measures", "", md(summary(df_all, main)), "", "## Layout (layout judge)", "", md(summary(df_all, layout)), "",
          "## Time", "", md(summary(df, ["train_s_per_it"])), ""]
 # ASC - RSSA per seed (paired by seed), every setting
 rows = []
@@ -51,7 +68,7 @@ for (s, k), g in df.groupby(["setting", "shots"]):
     rows_img = [torch.cat([shots[:8], torch.ones(max(0, 8 - len(shots)), 3, 64, 64)])]
     with torch.no_grad():
         rows_img.append(src(z).clamp(-1, 1))
-        for m in METHODS:
+        for m in METHODS[1:]:
             r = g0[g0.method == m]
             rows_img.append(load_generator(root / r.run.iloc[0]).eval()(z).clamp(-1, 1) if len(r) else torch.ones(8, 3, 64, 64))
     save_image(torch.cat(rows_img), out / f"grid_{s}_{k}shot.png", nrow=8)
