@@ -4,6 +4,7 @@
 
 # %% ../nbs/15_freezed.ipynb #8ef1da11
 from __future__ import annotations
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from .discriminators import StyleGAN2Discriminator, load_discriminator, d_logist
 from .trainer import Method, register_method
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'load_target_images', 'FewShotConfig', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
+__all__ = ['IMAGE_SUFFIXES', 'load_target_images', 'target_reference_images', 'FewShotConfig', 'resolve_discriminator',
+           'FewShotMethod', 'FreezedConfig', 'FreezeD']
 
 # %% ../nbs/15_freezed.ipynb #ad9078c6
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -39,10 +41,13 @@ def _shapes_set(spec: str, shots: int, size: int, seed: int) -> torch.Tensor:
     return ShapesDataset(shots, seed=seed, size=size, **kw).batch(range(shots))
 
 def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch.Tensor:
-    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file or `shapes:<style>`), float (K, 3, size, size) in [-1, 1]."
+    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, `shapes2:<set>` or `shapes:<style>`), float (K, 3, size, size) in [-1, 1]."
     if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or a shapes set such as 'shapes:sketch'.")
+        raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or a shapes set such as 'shapes2:photo-sketch'.")
     if not isinstance(shots, int) or shots < 1: raise ConfigError(f"shots={shots!r}: give a whole number >= 1 (the papers use 5 or 10).")
+    if spec.startswith("shapes2:"):
+        from air_nb.shapes2 import few_shot_set
+        return _square(few_shot_set(_shapes2_name(spec), shots, seed, n_reference=1).shots, size)
     if spec.startswith("shapes:"): return _shapes_set(spec[len("shapes:"):], shots, size, seed)
     path = Path(spec).expanduser()
     if not path.exists(): raise ConfigError(f"target_images={spec!r} does not exist: give a folder of images or a .pt tensor file.")
@@ -68,16 +73,30 @@ def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch
         x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
         if x.min() < -1.01 or x.max() > 1.01: raise ConfigError(f"target_images {path}: float images must lie in [-1, 1] (got {x.min():.2f}..{x.max():.2f}).")
         return _square(x, size)
-    raise ConfigError(f"target_images={spec!r}: a folder of images, a .pt tensor file or 'shapes:<style>'.")
+    raise ConfigError(f"target_images={spec!r}: a folder of images, a .pt tensor file, 'shapes2:<set>' or 'shapes:<style>'.")
+def _shapes2_name(spec: str) -> str:
+    from air_nb.shapes2 import FEW_SHOT_TARGETS
+    name = spec[len("shapes2:"):].strip()
+    if name not in FEW_SHOT_TARGETS: raise ConfigError(f"target_images={spec!r}: unknown world-2 few-shot set {name!r}; choose one of "
+                                                       f"{', '.join('shapes2:' + n for n in FEW_SHOT_TARGETS)}.")
+    return name
+
+def target_reference_images(spec: str, n: int, size: int) -> torch.Tensor | None:
+    "Real images of the target domain for FID: the `n` reference renders of a world-2 set `shapes2:<set>` (the same whatever the seed); None for other specs."
+    if not isinstance(spec, str) or not spec.startswith("shapes2:"): return None
+    from air_nb.shapes2 import few_shot_set
+    return _square(few_shot_set(_shapes2_name(spec), 1, 0, n_reference=int(n)).reference, size)
+
 
 # %% ../nbs/15_freezed.ipynb #34144c84
 @dataclass
 class FewShotConfig:
-    "Fields every few-shot method shares: the K images, the discriminator, R1 and the anchor schedule."
-    target_images: str = ""               # a folder, a .pt tensor file, or 'shapes:<style>'
+    "Fields every few-shot method shares: the K images, the discriminator, R1, path length, style mixing, the anchor schedule."
+    target_images: str = ""               # a folder, a .pt tensor file, 'shapes2:<set>' (world 2) or 'shapes:<style>' (world 1)
     shots: int = 10                       # K
     target_seed: int = 0                  # seed of a shapes-world set
-    discriminator: str | None = None      # an official .pkl / .pt of the source domain; None: random weights
+    discriminator: str | None = "auto"    # 'auto': the source's shipped D if any, else random; 'source': the shipped D (required);
+                                          # a .pkl / .pt / .safetensors file; None or 'random': random weights
     d_channel_base: int | None = None     # random D: None = the generator's widths
     d_channel_max: int | None = None
     patch_resolution: int | None = None   # None: resolution // 8, at least 8 (IDC: 32 at 256 px)
@@ -85,17 +104,54 @@ class FewShotConfig:
     r1_interval: int = 16                 # lazy R1
     anchor_every: int = 4                 # IDC's subspace_freq; 0: no anchors, the image logit always
     anchor_std: float = 0.1               # IDC's subspace_std
+    mixing: float = 0.9                   # style-mixing probability of the non-anchor latents (IDC / rosinality: 0.9; 0: off)
+    pl_weight: float = 2.0                # path-length regularisation (IDC: 2; 0: off), lazy: every pl_interval iterations
+    pl_interval: int = 4
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    lazy_lr_scaling: bool = True          # Adam lr·c and β2^c per phase, c = k/(k+1) (G: k = pl_interval, D: k = r1_interval), as IDC
+    d_lr: float | None = None             # D's learning rate before that scaling (None: the run's lr)
 
     def check(self, run):
         if self.shots < 1: raise ConfigError(f"shots={self.shots}: give a whole number >= 1 (5 or 10 in the papers).")
-        if not self.target_images: raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or e.g. 'shapes:sketch'.")
+        if not self.target_images: raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or e.g. 'shapes2:photo-sketch'.")
         if self.r1_interval < 1 or self.r1_gamma < 0: raise ConfigError(f"r1_interval={self.r1_interval} must be >= 1 and r1_gamma={self.r1_gamma} >= 0.")
         if self.anchor_every < 0 or self.anchor_std < 0: raise ConfigError("anchor_every and anchor_std must be >= 0.")
+        if not 0 <= self.mixing <= 1: raise ConfigError(f"mixing={self.mixing}: a probability in [0, 1] (IDC: 0.9).")
+        if self.pl_weight < 0 or self.pl_interval < 1 or self.pl_batch_shrink < 1 or not 0 < self.pl_decay <= 1:
+            raise ConfigError(f"path length: pl_weight={self.pl_weight} >= 0, pl_interval={self.pl_interval} >= 1, "
+                              f"pl_batch_shrink={self.pl_batch_shrink} >= 1, pl_decay={self.pl_decay} in (0, 1] (IDC: 2, 4, 2, 0.01).")
+        if self.d_lr is not None and self.d_lr <= 0: raise ConfigError(f"d_lr={self.d_lr}: None (the run's lr) or > 0.")
         if run.batch < 2: raise ConfigError(f"batch={run.batch}: few-shot methods need at least 2 (minibatch standard deviation; IDC's similarities).")
+
+def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
+    "The discriminator file `spec` names for a run of `generator` (see `FewShotConfig.discriminator`); None: random weights."
+    from air_nb.core import find_weights
+    if spec in (None, "", "random", "none", "None"): return None
+    if spec in ("auto", "source"):
+        name = str(generator)
+        shipped = find_weights(f"{name}-discriminator.safetensors") if name and "/" not in name and " " not in name else None
+        if shipped is None and spec == "source":
+            raise MissingWeightsError(f"discriminator='source': no {name}-discriminator.safetensors is shipped or in $AIR_NB_WEIGHTS for "
+                                      f"generator={generator!r}; pass the source model's checkpoint (.pkl with D, .pt with d), or 'random'.")
+        return shipped
+    path = Path(spec).expanduser()
+    if not path.exists(): raise MissingWeightsError(f"discriminator={spec!r} does not exist: give the source model's official checkpoint "
+                                                    "(.pkl with D, .pt with d, or an air_nb .safetensors), 'auto', or 'random'.")
+    return path
+
+def _read_discriminator(path: Path, device, patch_resolution: int) -> StyleGAN2Discriminator:
+    if path.suffix != ".safetensors": return load_discriminator(path, device, patch_resolution=patch_resolution)
+    from air_nb.world2_training import load_discriminator as load_air_nb_discriminator
+    D0 = load_air_nb_discriminator(path)
+    D = StyleGAN2Discriminator(**{**D0.config, "patch_resolution": patch_resolution})
+    D.load_state_dict(D0.state_dict(), strict=False)           # the patch head starts from random weights, as in IDC
+    return D.to(device)
+
 
 # %% ../nbs/15_freezed.ipynb #14339e74
 class FewShotMethod(Method):
-    "Base of the few-shot methods: K images, a discriminator, D and G phases with the non-saturating loss, lazy R1, anchors."
+    "Base of the few-shot methods: K images, a discriminator, D and G phases with the non-saturating loss, lazy R1 and path length, style mixing, anchors."
     phases = ("D", "G")
 
     def setup(self, trainer):
@@ -105,10 +161,9 @@ class FewShotMethod(Method):
         self.targets = load_target_images(c.target_images, c.shots, res, c.target_seed).to(trainer.device)
         self.patch_res = c.patch_resolution or max(8, res // 8)
         if self.patch_res >= res: raise ConfigError(f"patch_resolution={self.patch_res} must be below the resolution {res}.")
-        if c.discriminator:
-            path = Path(c.discriminator).expanduser()
-            if not path.exists(): raise MissingWeightsError(f"discriminator={c.discriminator!r} does not exist: give the source model's official checkpoint (.pkl with D, .pt with d), or None for random weights.")
-            self.D = load_discriminator(path, trainer.device, patch_resolution=self.patch_res)
+        path = resolve_discriminator(c.discriminator, trainer.run.generator)
+        if path is not None:
+            self.D = _read_discriminator(path, trainer.device, self.patch_res)
             if self.D.resolution != res: raise ConfigError(f"the discriminator is {self.D.resolution} px but the generator {res} px.")
         else:
             gc = getattr(G, "config", {})
@@ -116,13 +171,24 @@ class FewShotMethod(Method):
                                             patch_resolution=self.patch_res).to(trainer.device)
         self.D.train()
         self.anchor_z = torch.randn(c.shots, G.z_dim, generator=trainer.rng).to(trainer.device)
-        self.anchor = False
+        self.anchor, self.mix_z, self.mix_at = False, None, 0
+        self.pl_mean = torch.zeros(())
+
+    def resolved(self):
+        p = resolve_discriminator(self.config.discriminator, self.run.generator)
+        return {"discriminator_file": str(p) if p is not None else "random weights"}
 
     def parameters(self, phase):
-        if phase == "D": return [p for p in self.D.parameters() if p.requires_grad]
-        return self.trainer.trainable_parameters
+        "The phase's parameters as one Adam group; with `lazy_lr_scaling`, lr·c and β2^c (c = k/(k+1)) as IDC and StyleGAN2."
+        c, run = self.config, self.run
+        params = [p for p in self.D.parameters() if p.requires_grad] if phase == "D" else self.trainer.trainable_parameters
+        k = c.r1_interval if phase == "D" else c.pl_interval
+        ratio = k / (k + 1) if c.lazy_lr_scaling else 1.0
+        lr = (c.d_lr or run.lr) if phase == "D" else run.lr
+        return [{"params": params, "lr": lr * ratio, "betas": (run.betas[0], run.betas[1] ** ratio)}]
 
     def is_anchor_step(self, step: int) -> bool: return self.config.anchor_every > 0 and step % self.config.anchor_every == 0
+    def is_pl_step(self, step: int) -> bool: return self.config.pl_weight > 0 and step % self.config.pl_interval == 0
 
     def before_step(self, step):
         tr, c = self.trainer, self.config
@@ -132,11 +198,22 @@ class FewShotMethod(Method):
             noise = torch.randn(tr.run.batch, self.anchor_z.shape[1], generator=tr.rng).to(tr.device)
             self.step_z = self.anchor_z[rows.to(tr.device)] + c.anchor_std * noise
         else: self.step_z = None
+        self.mix_z = None
+        if not self.anchor and c.mixing > 0 and tr.source.num_ws > 1 and float(torch.rand((), generator=tr.rng)) < c.mixing:
+            self.mix_z = torch.randn(tr.run.batch, tr.source.z_dim, generator=tr.rng).to(tr.device)    # the second latents
+            self.mix_at = int(torch.randint(1, tr.source.num_ws, (), generator=tr.rng))                # W+ entries from here on
+        self.pl_noise_seed = int(torch.randint(0, 2**31 - 1, (), generator=tr.rng)) if self.is_pl_step(step) else None
 
     def latents(self, batch: dict) -> torch.Tensor:
-        "This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch."
-        if self.step_z is None: return batch["latents"]
-        with torch.no_grad(): return self.trainer.source.latents(self.step_z, self.trainer.run.truncation)
+        "This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch (style-mixed: W+ from two latents)."
+        tr = self.trainer
+        with torch.no_grad():
+            if self.step_z is not None: return tr.source.latents(self.step_z, tr.run.truncation)
+            w = batch["latents"]
+            if self.mix_z is None: return w
+            w = tr.source.as_w_plus(w).clone()
+            w[:, self.mix_at:] = tr.source.as_w_plus(tr.source.latents(self.mix_z, tr.run.truncation))[:, self.mix_at:]
+            return w
 
     def d_logits(self, images: torch.Tensor) -> torch.Tensor:
         "Image logits on anchor iterations (and without anchors), patch logits otherwise."
@@ -146,6 +223,19 @@ class FewShotMethod(Method):
         tr = self.trainer
         idx = torch.randint(len(self.targets), (tr.run.batch,), generator=tr.rng)
         return self.targets[idx.to(self.targets.device)]
+
+    def path_length(self, w: torch.Tensor) -> torch.Tensor:
+        "StyleGAN2's path-length penalty on the first batch / `pl_batch_shrink` latents; updates the running mean."
+        c, G = self.config, self.trainer.generator
+        wp = G.as_w_plus(w[:max(1, len(w) // c.pl_batch_shrink)]).detach().requires_grad_(True)
+        img = G.synthesize(wp)
+        g = torch.Generator().manual_seed(self.pl_noise_seed)
+        noise = torch.randn(img.shape, generator=g).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
+        (grad,) = torch.autograd.grad((img * noise).sum(), wp, create_graph=True)
+        lengths = grad.square().sum(2).mean(1).sqrt()
+        mean = self.pl_mean + c.pl_decay * (lengths.mean().detach().cpu() - self.pl_mean)
+        self.pl_mean = mean
+        return (lengths - mean.to(lengths.device)).square().mean()
 
     def losses(self, phase, step, batch):
         tr, c = self.trainer, self.config
@@ -159,7 +249,9 @@ class FewShotMethod(Method):
             terms["r1"] = r1_penalty(real, real_logits) if r1_step else torch.zeros((), device=real.device)
             return terms
         images, feats = tr.generator.synthesize(w, return_features=True)
-        return {"g_adv": g_nonsaturating_loss(self.d_logits(images)), **self.extra_losses(step, w, images, feats)}
+        terms = {"g_adv": g_nonsaturating_loss(self.d_logits(images)), **self.extra_losses(step, w, images, feats)}
+        if c.pl_weight > 0: terms["pl"] = self.path_length(w) if self.is_pl_step(step) else torch.zeros((), device=images.device)
+        return terms
 
     def extra_losses(self, step: int, latents: torch.Tensor, images: torch.Tensor, features: dict) -> dict[str, torch.Tensor]:
         "The method's own G-phase terms (IDC, RSSA, ASC); none for FreezeD."
@@ -167,12 +259,14 @@ class FewShotMethod(Method):
 
     def loss_weights(self):
         c = self.config
-        return {"r1": c.r1_gamma / 2 * c.r1_interval}
+        return {"r1": c.r1_gamma / 2 * c.r1_interval, "pl": c.pl_weight * c.pl_interval}
 
-    def log(self): return {"anchor": int(self.anchor)}
-    def state_dict(self): return {"D": self.D.state_dict(), "anchor_z": self.anchor_z.cpu()}
+    def log(self): return {"anchor": int(self.anchor), "mixed": int(self.mix_z is not None)}
+    def state_dict(self): return {"D": self.D.state_dict(), "anchor_z": self.anchor_z.cpu(), "pl_mean": self.pl_mean.clone()}
     def load_state_dict(self, state):
         self.D.load_state_dict(state["D"]); self.anchor_z = state["anchor_z"].to(self.anchor_z.device)
+        self.pl_mean = state.get("pl_mean", torch.zeros(())).clone()
+
 
 # %% ../nbs/15_freezed.ipynb #cf608e7b
 @dataclass

@@ -84,9 +84,12 @@ def _start_ray(address: str | None, cpus: int | None):
 def run_sweep(settings: Sequence[str | dict], methods: Sequence[str], seeds: Sequence[int], out_root: str | os.PathLike,
               address: str | None = None, gpus_per_run: float = 0, cpus_per_run: int = 1, params: dict | None = None,
               notebook: str | os.PathLike | None = None, run_dir_param: str = "out_dir", kernel_name: str = "python3",
-              dry_run: bool = False, evaluate: bool = False, progress: bool = True):
+              dry_run: bool = False, evaluate: bool = False, progress: bool = True, evaluator: str | None = None,
+              local_cpus: int | None = None):
     """Run `notebook` (default `nbs/train.ipynb`) for every unfinished job of the grid as Ray tasks; a DataFrame of the jobs.
-    `address=None`: a local Ray instance with this machine's cores; `"auto"` / `"ray://..."`: an existing cluster."""
+    `address=None`: a local Ray instance with this machine's cores (`local_cpus` of them: `cpus_per_run` = `local_cpus` = 1 runs one
+    job at a time); `"auto"` / `"ray://..."`: an existing cluster. `evaluator` ("module:function", called with `out_root`)
+    replaces `evaluate_sweep` when `evaluate`."""
     import pandas as pd
     notebook = Path(notebook or DEFAULT_TRAIN_NOTEBOOK).resolve()
     if not notebook.is_file(): raise ConfigError(f"Training notebook {notebook} not found: pass notebook= the path of nbs/train.ipynb.")
@@ -95,7 +98,7 @@ def run_sweep(settings: Sequence[str | dict], methods: Sequence[str], seeds: Seq
     todo = [j for j in jobs if j.status == "pending"]
     if not dry_run and todo:
         import ray
-        started = _start_ray(address, None)
+        started = _start_ray(address, local_cpus)
         try:
             task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(run_job)
             pending = {task.remote(j, str(notebook), kernel_name, int(cpus_per_run)): i for i, j in enumerate(jobs) if j.status == "pending"}
@@ -109,7 +112,12 @@ def run_sweep(settings: Sequence[str | dict], methods: Sequence[str], seeds: Seq
                            "run_dir": str(j.run_dir), "error": j.error} for j in jobs])
     if not dry_run:
         save_json(table.to_dict(orient="records"), Path(out_root) / "sweep.json")
-        if evaluate and (table.status != "failed").any(): evaluate_sweep(out_root, kernel_name=kernel_name)
+        if evaluate and (table.status != "failed").any():
+            if evaluator:
+                import importlib
+                mod, _, fn = evaluator.partition(":")
+                getattr(importlib.import_module(mod), fn)(out_root)
+            else: evaluate_sweep(out_root, kernel_name=kernel_name)
     return table
 
 def evaluate_sweep(out_root: str | os.PathLike, kernel_name: str = "python3", **params) -> Path:
@@ -129,10 +137,13 @@ GRIDS: dict[str, dict] = {
                              methods=["nada", "ipl", "svl", "air"], seeds=[0, 1, 2, 3, 4],
                              needs="nothing beyond the package: the shapes world runs offline, on a CPU",
                              cost="under a minute of one CPU core per 200-iteration run (time yours with make demo)"),
-    "shapes-few-shot": dict(settings=["shapes-photo-to-sketch-10shot", "shapes-photo-to-sketch-5shot", "shapes-photo-to-painting-10shot"],
+    "shapes-few-shot": dict(settings=[dict(name=p, preset=p, n_eval=300, n_reference=500) for p in (
+                                "shapes-photo-to-corner-10shot", "shapes-photo-to-sketch-10shot", "shapes-circle-to-star-10shot",
+                                "shapes-photo-to-corner-5shot", "shapes-photo-to-sketch-5shot")],   # CPU budget: no painting, no star K=5
                             methods=["freezed", "idc", "rssa", "asc"], seeds=[0, 1, 2], notebook="fewshot.ipynb",
-                            needs="nothing beyond the package (shapes world, K renders as the target set)",
-                            cost="a few CPU minutes per run (reports/fewshot_shapes.md has per-iteration times)"),
+                            evaluator="air_nb.fewshot_eval:evaluate_sweep",
+                            needs="nothing beyond the package (shapes world 2, K renders of a few-shot set as the target)",
+                            cost="~0.33 CPU s per training iteration at 64 px on one thread (120 per run), plus setup and evaluation (reports/fewshot_world2/README.md)"),
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
                              needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
                              cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
@@ -143,7 +154,7 @@ def catalogue():
     import pandas as pd
     from air_nb.trainer import METHODS, get_method
     get_method("nada")   # loads the built-in methods
-    return pd.DataFrame([{"grid": name, "settings": ", ".join(g["settings"]),
+    return pd.DataFrame([{"grid": name, "settings": ", ".join(s if isinstance(s, str) else str(s.get("name") or s.get("preset")) for s in g["settings"]),
                           "methods": ", ".join(m if m in METHODS else f"{m} (not registered)" for m in g["methods"]),
                           "seeds": len(g["seeds"]), "runs": len(g["settings"]) * len(g["methods"]) * len(g["seeds"]), "needs": g["needs"], "cost": g["cost"]}
                          for name, g in GRIDS.items()]).set_index("grid")
@@ -156,8 +167,9 @@ def catalogue_markdown() -> str:
                       "run a grid with `python -m air_nb.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster).", "",
                       "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns), *rows, ""])
 
-def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None, **kwargs):
-    "Run the named grid of `GRIDS` as a sweep (`seeds` / `methods` narrow it); other arguments go to `run_sweep`."
+def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+             settings: Sequence[str] | None = None, **kwargs):
+    "Run the named grid of `GRIDS` as a sweep (`seeds` / `methods` / `settings`, by name, narrow it); other arguments go to `run_sweep`."
     from air_nb.trainer import METHODS, get_method
     if name not in GRIDS: raise ConfigError(f"unknown grid {name!r}: choose one of {sorted(GRIDS)}.")
     g = GRIDS[name]; get_method("nada")
@@ -165,7 +177,14 @@ def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None
     missing = [m for m in methods if m not in METHODS]
     if missing: raise ConfigError(f"grid {name!r} uses method(s) {missing}, not registered in this install (registered: {sorted(METHODS)}); pass methods=[...] to run the others.")
     if "notebook" in g: kwargs.setdefault("notebook", DEFAULT_TRAIN_NOTEBOOK.with_name(g["notebook"]))
-    return run_sweep(g["settings"], methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
+    if "evaluator" in g: kwargs.setdefault("evaluator", g["evaluator"])
+    name_of = lambda s: s if isinstance(s, str) else str(s.get("name") or s.get("preset"))
+    chosen = g["settings"]
+    if settings:
+        unknown = sorted(set(settings) - {name_of(s) for s in chosen})
+        if unknown: raise ConfigError(f"grid {name!r} has no setting(s) {unknown}: choose from {[name_of(s) for s in chosen]}.")
+        chosen = [s for s in chosen if name_of(s) in settings]
+    return run_sweep(chosen, methods, list(seeds if seeds is not None else g["seeds"]), out_root, **kwargs)
 
 # %% ../nbs/08b_sweep.ipynb #789e6648
 def main(argv: list[str] | None = None):
@@ -176,6 +195,7 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--seeds", nargs="+", type=int);
     ap.add_argument("--address", default=None, help="None: a local Ray instance; 'auto' or 'ray://host:port': a cluster")
     ap.add_argument("--cpus-per-run", type=int, default=1); ap.add_argument("--gpus-per-run", type=float, default=0)
+    ap.add_argument("--local-cpus", type=int, default=None, help="cores of the local Ray instance (default: all; 1: one job at a time)")
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a notebook parameter for every run (YAML value)")
     ap.add_argument("--evaluate", action="store_true"); ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--catalogue", action="store_true", help="print the grid catalogue as Markdown and exit")
@@ -187,8 +207,9 @@ def main(argv: list[str] | None = None):
     for p in a.param:
         if "=" not in p: ap.error(f"--param {p!r}: write KEY=VALUE, e.g. --param iterations=50")
         k, v = p.split("=", 1); params[k] = yaml.safe_load(v)
-    kw = dict(address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run, params=params, evaluate=a.evaluate, dry_run=a.dry_run)
-    if a.grid: table = run_grid(a.grid, a.out, seeds=a.seeds, methods=a.methods, **kw)
+    kw = dict(address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run, params=params, evaluate=a.evaluate, dry_run=a.dry_run,
+              local_cpus=a.local_cpus)
+    if a.grid: table = run_grid(a.grid, a.out, seeds=a.seeds, methods=a.methods, settings=a.settings, **kw)
     else:
         if not (a.settings and a.methods and a.seeds): ap.error("give --grid, or --settings, --methods and --seeds")
         table = run_sweep(a.settings, a.methods, a.seeds, a.out, **kw)

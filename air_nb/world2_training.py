@@ -17,7 +17,7 @@ from .shapes2 import Z_DIM, GEOMETRY, source_code, decode_latents, render_attrib
 
 # %% auto #0
 __all__ = ['World2Config', 'edge_weighted_l1', 'World2Trainer', 'train_world2', 'save_half', 'train_discriminator',
-           'save_discriminator', 'load_discriminator']
+           'save_discriminator', 'load_discriminator', 'discriminator_separation']
 
 # %% ../nbs/03d_world2_training.ipynb #da942c9f
 @dataclass
@@ -186,12 +186,22 @@ def save_half(G, path: str | Path) -> Path:
     tensors = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in G.state_dict().items()}
     return atomic_write(path, lambda f: f.write(st_save(tensors, metadata={"air_nb_config": json.dumps(G.config), "format": "pt"})))
 
+def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int) -> torch.Tensor:
+    "Each image translated by a random whole number of pixels in [-max_shift, max_shift] per axis (reflected borders)."
+    if max_shift <= 0: return x
+    n, _, h, w = x.shape
+    p = F.pad(x, [max_shift] * 4, mode="reflect")
+    d = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=g)
+    return torch.stack([p[i, :, d[i, 0]:d[i, 0] + h, d[i, 1]:d[i, 1] + w] for i in range(n)])
+
 def train_discriminator(G, steps: int = 1000, batch_size: int = 16, lr: float = 2e-3, r1_gamma: float = 1.0, r1_interval: int = 16,
-                        channel_base: int = 1024, channel_max: int = 64, seed: int = 0, log_every: int = 100, log=print):
-    "A `StyleGAN2Discriminator` trained `steps` steps to tell renders of `G`'s sub-domain (real) from `G`'s samples (fake); `G` stays frozen."
+                        channel_base: int = 1024, channel_max: int = 64, seed: int = 0, log_every: int = 100, log=print,
+                        init=None, max_shift: int = 0):
+    """A `StyleGAN2Discriminator` trained `steps` steps to tell renders of `G`'s sub-domain (real) from `G`'s samples (fake); `G` stays frozen.
+    `init`: a discriminator to continue training (its widths are kept); `max_shift`: translate reals and fakes alike by up to that many pixels."""
     from air_nb.discriminators import StyleGAN2Discriminator, d_logistic_loss, r1_penalty
     torch.manual_seed(seed)
-    D = StyleGAN2Discriminator(G.resolution, channel_base, channel_max)
+    D = StyleGAN2Discriminator(G.resolution, channel_base, channel_max) if init is None else init.train()
     c = r1_interval / (r1_interval + 1)
     opt = torch.optim.Adam(D.parameters(), lr=lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
     g = torch.Generator().manual_seed(seed + 1)
@@ -200,6 +210,7 @@ def train_discriminator(G, steps: int = 1000, batch_size: int = 16, lr: float = 
         z = torch.randn(batch_size, Z_DIM, generator=g)
         reals = render_attributes(decode_latents(torch.randn(batch_size, Z_DIM, generator=g), G.latent_code), G.resolution)
         with torch.no_grad(): fakes = G(z)
+        reals, fakes = _shift(reals, g, max_shift), _shift(fakes, g, max_shift)
         do_r1 = r1_gamma > 0 and step % r1_interval == 0
         reals = reals.requires_grad_(do_r1)
         real_logits, fake_logits = D(reals), D(fakes)
@@ -226,3 +237,22 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
     with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {})["air_nb_config"])
     D = StyleGAN2Discriminator(**config); D.load_state_dict(load_file(str(path)))
     return D.to(device).eval()
+
+# %% ../nbs/03d_world2_training.ipynb #e907dcde
+@torch.no_grad()
+def discriminator_separation(D, G, n: int = 512, seed: int = 4242, batch_size: int = 64) -> dict:
+    """How well `D` tells renders from `G`'s samples on `n` held-out latents (seed `seed`): mean logits, their gap, the share of
+    latents whose render scores above its own sample (`paired_win`), and the accuracy of the sign of the logit (`sign_accuracy`)."""
+    import numpy as np
+    D = D.eval()
+    z = torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(int(n), Z_DIM)).float()
+    att = decode_latents(z, G.latent_code)
+    real, fake = [], []
+    for i in range(0, n, batch_size):
+        real.append(D(render_attributes({k: v[i:i + batch_size] for k, v in att.items()}, G.resolution)).float())
+        fake.append(D(G(z[i:i + batch_size])).float())
+    real, fake = torch.cat(real), torch.cat(fake)
+    return {"n": int(n), "real_logit": float(real.mean()), "fake_logit": float(fake.mean()), "logit_gap": float(real.mean() - fake.mean()),
+            "paired_win": float((real > fake).float().mean()),
+            "sign_accuracy": float(((real > 0).float().sum() + (fake <= 0).float().sum()) / (2 * n))}
+

@@ -239,3 +239,62 @@ def test_fewshot_notebook_bad_inputs_stop_early(tmp_path):
         assert res.returncode != 0 and message in res.stderr, (params, res.stderr[-3000:])
         assert len(_executed(tmp_path / f"out{i}.ipynb")) <= 4      # parameters, injected parameters, setting, checks
         assert not (tmp_path / f"run{i}" / "checkpoints").exists()
+
+
+# ---------------------------------------------------------------- world-2 presets, source discriminator, IDC's details
+def test_world2_presets_and_grid():
+    from air_nb.trainer import PRESETS, FEWSHOT_SETTINGS
+    from air_nb.sweep import GRIDS
+    from air_nb.shapes2 import FEW_SHOT_TARGETS
+    for stem, s in FEWSHOT_SETTINGS.items():
+        for k in (5, 10):
+            cfg = make_config(preset=f"{stem}-{k}shot")
+            m, r = cfg.method, cfg.run
+            assert m.target_images.startswith("shapes2:") and m.target_images[8:] in FEW_SHOT_TARGETS and m.shots == k
+            assert r.generator == FEW_SHOT_TARGETS[m.target_images[8:]]["source"]          # the set's own source
+            assert m.r1_gamma == pytest.approx(0.0002 * 64 ** 2 / r.batch) and m.discriminator == "auto"
+            assert m.flow_winsize == 16 * 64 / 256 and m.flow_winsize_max == 32 * 64 / 256
+    assert make_config(preset="shapes-photo-to-sketch-10shot").method.target_images == "shapes2:photo-sketch"   # old name, world 2 now
+    names = [s["preset"] for s in GRIDS["shapes-few-shot"]["settings"]]
+    assert "shapes-photo-to-corner-10shot" in names and all(n in PRESETS for n in names)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        make_config(preset="shapes-photo-to-sketch-7shot")
+
+
+def test_methods_start_from_the_shipped_discriminator():
+    from air_nb.trainer import Trainer
+    from air_nb.core import find_weights
+    from air_nb.world2_training import load_discriminator
+    shipped = load_discriminator(find_weights("shapes-circle-discriminator.safetensors")).state_dict()
+    def d_state(**kw):
+        tr = Trainer(make_config(preset="shapes-circle-to-star-5shot", method="idc", iterations=1, n_samples=2, **kw), progress=False)
+        tr.resume = False; tr.setup()
+        return tr.method.D.state_dict(), tr._resolved()
+    sd, resolved = d_state()
+    assert all(torch.equal(sd[k], shipped[k]) for k in shipped) and "patch_head.weight" in sd
+    assert resolved["discriminator_file"].endswith("shapes-circle-discriminator.safetensors")
+    sd_r, resolved_r = d_state(discriminator="random")
+    assert not torch.equal(sd_r["out.weight"], shipped["out.weight"]) and resolved_r["discriminator_file"] == "random weights"
+
+
+def test_path_length_penalty_against_a_written_out_jacobian():
+    "pl = (|J^T y| - a)^2 with J = d img / d w+, y the noise / sqrt(HW), a = 0.01 * mean length at the first call (a_0 = 0)."
+    from air_nb.trainer import Trainer
+    cfg = make_config(generator="in-memory", method="freezed", **{k: v for k, v in FEW.items() if k != "anchor_every"})
+    tr = Trainer(cfg, tiny_random_clip(), tiny_generator(), progress=False); tr.resume = False; tr.setup()
+    m = tr.method
+    m.pl_noise_seed = 7
+    w = tr.source.latents(torch.randn(4, 16))
+    got = m.path_length(w)
+    G, wp = tr.generator, tr.generator.as_w_plus(w[:2]).detach()
+    img = G.synthesize(wp)
+    y = torch.randn(img.shape, generator=torch.Generator().manual_seed(7)) / math.sqrt(img.shape[2] * img.shape[3])
+    lengths = []
+    for i in range(2):     # one sample at a time, by the full Jacobian-vector product written out
+        f = lambda x: (G.synthesize(torch.cat([wp[:i], x[None], wp[i + 1:]])) * y).sum()
+        g = torch.autograd.functional.jacobian(f, wp[i])
+        lengths.append(g.square().sum(1).mean().sqrt())
+    lengths = torch.stack(lengths)
+    a = 0.01 * lengths.mean()
+    assert float(got.detach()) == pytest.approx(float((lengths - a).square().mean()), rel=1e-4)
+    assert float(m.pl_mean) == pytest.approx(float(a), rel=1e-5)

@@ -31,3 +31,22 @@ def test_cli_dry_run_and_bad_params(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "air_nb.sweep", "--settings", "x", "--methods", "nada", "--seeds", "0", "--out", str(tmp_path),
                           "--param", "iterations"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
+
+
+def test_few_shot_grid_dry_run_and_its_evaluator(tmp_path):
+    "The world-2 few-shot grid: 5 settings x 4 methods x 3 seeds through fewshot.ipynb; its evaluator collects metrics.json rows."
+    from air_nb.sweep import GRIDS, sweep_jobs
+    from air_nb.fewshot_eval import evaluate_sweep
+    from air_nb.core import ConfigError
+    g = GRIDS["shapes-few-shot"]
+    jobs = sweep_jobs(g["settings"], g["methods"], g["seeds"], tmp_path)
+    assert len(jobs) == 60 and all(j.params["n_eval"] == 300 for j in jobs)
+    assert g["notebook"] == "fewshot.ipynb" and g["evaluator"] == "air_nb.fewshot_eval:evaluate_sweep"
+    with pytest.raises(ConfigError, match="No run folder"):
+        evaluate_sweep(tmp_path)
+    run = tmp_path / "shapes-photo-to-corner-10shot" / "asc-s0"
+    runs.write_config(run, {"method": "asc", "seed": 0, "iterations": 3}, {"target_images": "shapes2:photo-corner", "shots": 10}, {})
+    (run / runs.GENERATOR).write_bytes(b"")
+    (run / "metrics.json").write_text(json.dumps({"scores": {"fid[judge]": 12.5, "target_share": 0.25}}))
+    rows = (evaluate_sweep(tmp_path)).read_text().splitlines()
+    assert rows[0].startswith("setting,shots,method,seed") and rows[1].startswith("photo-corner,10,asc,0,3") and "12.5" in rows[1]
