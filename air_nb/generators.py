@@ -224,9 +224,11 @@ GENERATOR_PRESETS.update({
                                               "nbs/train_shapes_diffusion.ipynb, sampled by 10-step DPM-Solver++; ships with the package.",
                                         offline="run nbs/train_shapes_diffusion.ipynb, which writes air_nb/weights/shapes-diffusion.safetensors"),
     "ffhq-p2": GeneratorPreset("diffusion", 256, _P2, "ffhq_p2.pt",
-                               notes="P2-weighting FFHQ 256 px guided-diffusion UNet (ADM-light, 93M), linked from jychoi118/P2-weighting's README; AIR Table 2's face source."),
+                               notes="P2-weighting FFHQ 256 px guided-diffusion UNet (ADM-light, 93M), linked from jychoi118/P2-weighting's README; AIR Table 2's face source.",
+                               offline="download ffhq_p2.pt (the P2-weighting models' folder, linked from the README of jychoi118/P2-weighting) into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"),
     "afhq-dog-p2": GeneratorPreset("diffusion", 256, _P2, "afhqdog_p2.pt",
-                                   notes="P2-weighting AFHQ-Dog 256 px guided-diffusion UNet, linked from jychoi118/P2-weighting's README; AIR Table 2's dog source."),
+                                   notes="P2-weighting AFHQ-Dog 256 px guided-diffusion UNet, linked from jychoi118/P2-weighting's README; AIR Table 2's dog source.",
+                                   offline="download afhqdog_p2.pt (the P2-weighting models' folder, linked from the README of jychoi118/P2-weighting) into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"),
 })
 
 # %% ../nbs/04_generators.ipynb #0c77dbf2
