@@ -18,10 +18,11 @@ from .stylegan2 import StyleGAN2Generator
 from .trainer import Trainer, adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings', 'real_intervals',
-           'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs', 'compose',
-           'compose_paper_runs', 'format_composed', 'estimator_agreement', 'summarise_agreement', 'format_agreement',
-           'describe_machine', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'DIFFUSION_ROWS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings',
+           'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs',
+           'compose', 'compose_paper_runs', 'format_composed', 'diffusion_row', 'bench_diffusion',
+           'format_diffusion_row', 'estimator_agreement', 'summarise_agreement', 'format_agreement', 'describe_machine',
+           'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -217,6 +218,57 @@ def format_composed(name: str, c: dict, prompt_latents: int, prompt_steps: int =
             f"NADA {c['nada_s'] / 3600:.2f} h, AIR {c['air_s'] / 3600:.2f} h, AIR/NADA {c['air_over_nada']:.2f} "
             f"(anchors {100 * c['anchor_share_of_air']:.0f}% of AIR)")
 
+# %% ../nbs/09_bench.ipynb #6d1f0a12
+DIFFUSION_ROWS = ("shapes-diffusion", "adm-256-p2")
+
+def diffusion_row(name: str, grad_mode: str, steps: int = 10, reps: int = 2, device=None) -> dict:
+    "Seconds per training iteration (median of `reps` after one warm-up; CPU time on a CPU) and peak memory of diffusion row `name` in `grad_mode`."
+    from air_nb.diffusion import adm_generator
+    from air_nb.guided_diffusion import P2_FLAGS
+    device = get_device(device)
+    if name == "shapes-diffusion":
+        cfg = make_config(preset="shapes-diffusion-photo-to-sketch").run
+        G, clip, batch = load_generator("shapes-diffusion", device), load_run_clip(cfg, device), cfg.batch
+    elif name == "adm-256-p2":
+        torch.manual_seed(0)
+        G, clip, batch = adm_generator(P2_FLAGS, device=device), load_clip("ViT-B-32", None, device), 1
+    else: raise ValueError(f"unknown diffusion row {name!r}: {DIFFUSION_ROWS}")
+    G = G.configure(grad_mode=grad_mode, steps=steps)
+    if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
+    G_s, G_t = G.reference_copy(), copy.deepcopy(G).train()
+    G_t.set_trainable()
+    g = torch.Generator().manual_seed(0)
+    def one():
+        z = torch.randn(batch, G.z_dim, generator=g).to(device)
+        with torch.no_grad(): f_s = clip.encode_image(G_s.synthesize(G_s.latents(z)))
+        f_t = clip.encode_image(G_t.synthesize(G_t.latents(z)))
+        (1 - torch.cosine_similarity(f_t - f_s, torch.ones_like(f_s))).mean().backward()
+        G_t.zero_grad(set_to_none=True)
+    sec = _timed(one, device, reps)
+    return {"setting": name, "grad_mode": grad_mode, "steps": steps, "batch": batch, "basis": "cpu time" if device.type == "cpu" else "wall time",
+            "s_per_it": sec, "peak_memory_mb": peak_memory_mb(device), "device": str(device),
+            "lora_parameters": sum(p.numel() for p in G_t.parameters()), "threads": torch.get_num_threads()}
+
+def bench_diffusion(device=None, only: str = "", steps: int = 10, reps: int = 2) -> list[dict]:
+    "`--diffusion`: every diffusion row x both gradient modes, each in a fresh process (its own peak memory)."
+    import json, subprocess
+    device = get_device(device); rows = []
+    for name in [n for n in DIFFUSION_ROWS if only in n]:
+        for mode in ("full", "last"):
+            code = (f"import json, torch; torch.set_num_threads({torch.get_num_threads()}); from air_nb.bench import diffusion_row; "
+                    f"print('ROW', json.dumps(diffusion_row({name!r}, {mode!r}, {int(steps)}, {int(reps)}, {str(device)!r})))")
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            line = [l for l in p.stdout.splitlines() if l.startswith("ROW ")]
+            if p.returncode or not line:
+                print(f"{name} {mode}: failed ({p.stderr.strip().splitlines()[-1][:200] if p.stderr.strip() else p.returncode})", flush=True); continue
+            r = json.loads(line[-1][4:]); rows.append(r)
+            print(format_diffusion_row(r), flush=True)
+    return rows
+
+def format_diffusion_row(r: dict) -> str:
+    return (f"{r['setting']} (batch {r['batch']}, {r['steps']} solver steps, grad {r['grad_mode']}): {r['s_per_it']:.2f} s/it ({r['basis']}, "
+            f"{r['threads']} threads, {r['device']}); peak memory {r['peak_memory_mb']:.0f} MiB; {r['lora_parameters']} LoRA parameters")
+
 # %% ../nbs/09_bench.ipynb #938be368
 def estimator_agreement(preset: str = "shapes-photo-to-sketch", counts: tuple[int, ...] = (64, 128, 256), reference: int = 1000,
                         device=None, **overrides) -> list[dict]:
@@ -296,10 +348,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--estimator", nargs="*", default=None, metavar="PRESET",
                     help="compare fewer prompt latents with the paper's 1000 on these presets (none named: shapes-photo-to-sketch)")
     ap.add_argument("--estimator-counts", type=int, nargs="+", default=[64, 128, 256])
+    ap.add_argument("--diffusion", action="store_true", help="the diffusion rows: shapes-diffusion and a 256 px ADM, full-chain vs last-step gradient")
+    ap.add_argument("--diffusion-steps", type=int, default=10, help="solver steps of the diffusion rows (the sampler's 10; fewer for a quick CPU figure)")
     args = ap.parse_args(argv)
     device = get_device(args.device)
     print(describe_machine(device), flush=True)
     if args.compose: return compose_paper_runs(device, args.only, tuple(args.compose_latents))
+    if args.diffusion: return bench_diffusion(device, args.only, args.diffusion_steps, min(args.reps, 2))
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
     big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
     print(f"scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), {args.prompt_latents} prompt latents, "

@@ -140,7 +140,7 @@ class Generator(nn.Module):
         return load_air_nb_checkpoint(path, device)
 
 # %% ../nbs/04_generators.ipynb #c928b67c
-BUILTIN_ARCHS: dict[str, str] = {"stylegan2": "air_nb.stylegan2", "dcgan": "air_nb.dcgan"}
+BUILTIN_ARCHS: dict[str, str] = {"stylegan2": "air_nb.stylegan2", "dcgan": "air_nb.dcgan", "diffusion": "air_nb.diffusion"}
 
 def generator_class(arch: str) -> type[Generator]:
     "The `Generator` subclass registered as `arch` (a built-in one's module is imported on first use)."
@@ -216,6 +216,20 @@ GENERATOR_PRESETS: dict[str, GeneratorPreset] = {
        for name, what in [("shapes-photo", "every shape and colour"), ("shapes-red", "red shapes (a sub-domain of shapes-photo)"),
                           ("shapes-circle", "circles of every colour (a sub-domain of shapes-photo)")]},
 }
+# Diffusion sources (air_nb.diffusion): the shapes-world UNet, and the P2-weighting ADMs of AIR's Table 2 (flags: guided_diffusion.ADM_PRESETS)
+_P2 = "https://drive.google.com/drive/folders/1bcWh3XuQzdct4-UPTrIX-lvs47OiLaOM?usp=sharing"
+GENERATOR_PRESETS.update({
+    "shapes-diffusion": GeneratorPreset("diffusion", 32, "air_nb/weights/shapes-diffusion.safetensors", "shapes-diffusion.safetensors",
+                                        notes="shapes world 2, photo renders at 32 px: a small diffusers UNet2DModel (DDPM) trained by "
+                                              "nbs/train_shapes_diffusion.ipynb, sampled by 10-step DPM-Solver++; ships with the package.",
+                                        offline="run nbs/train_shapes_diffusion.ipynb, which writes air_nb/weights/shapes-diffusion.safetensors"),
+    "ffhq-p2": GeneratorPreset("diffusion", 256, _P2, "ffhq_p2.pt",
+                               notes="P2-weighting FFHQ 256 px guided-diffusion UNet (ADM-light, 93M), linked from jychoi118/P2-weighting's README; AIR Table 2's face source.",
+                               offline="download ffhq_p2.pt (the P2-weighting models' folder, linked from the README of jychoi118/P2-weighting) into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"),
+    "afhq-dog-p2": GeneratorPreset("diffusion", 256, _P2, "afhqdog_p2.pt",
+                                   notes="P2-weighting AFHQ-Dog 256 px guided-diffusion UNet, linked from jychoi118/P2-weighting's README; AIR Table 2's dog source.",
+                                   offline="download afhqdog_p2.pt (the P2-weighting models' folder, linked from the README of jychoi118/P2-weighting) into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"),
+})
 
 # %% ../nbs/04_generators.ipynb #0c77dbf2
 def _sha256(path: Path) -> str:
@@ -267,6 +281,9 @@ def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Ge
         if preset.sha256 and _sha256(path) != preset.sha256:
             raise CheckpointError(f"{path} does not have the sha256 of preset {source!r}: the download is incomplete or a "
                                   f"different file; delete it and download {preset.url} again.")
+        if preset.arch == "diffusion":
+            from air_nb.diffusion import load_diffusion_preset
+            return load_diffusion_preset(source, device)
         return load_checkpoint(path, device).eval()
     path = Path(source).expanduser()
     if path.is_dir():
@@ -277,4 +294,6 @@ def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Ge
             raise ConfigError(f"unknown generator preset {str(source)!r}; known presets: {', '.join(GENERATOR_PRESETS)}.")
         raise MissingWeightsError(f"checkpoint {path} does not exist; pass a preset name ({', '.join(GENERATOR_PRESETS)}), "
                                   f"a checkpoint file, or a run folder. Downloaded weights belong in {weights_dir()}.")
-    return load_checkpoint(path, device).eval()
+    G = load_checkpoint(path, device).eval()
+    if hasattr(G, "note_source"): G.note_source(str(path.resolve()))   # a diffusion source file: where adapter-only copies find the backbone
+    return G

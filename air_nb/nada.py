@@ -4,6 +4,7 @@
 
 # %% ../nbs/10_nada.ipynb #50124c5a
 from __future__ import annotations
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -69,10 +70,14 @@ class Nada(Method):
         self.direction = text_direction(clip, run.source, run.target, self.templates).to(trainer.device)
         self.target_text = text_features(clip, run.target, self.templates)[0].to(trainer.device)
         self.layers = trainer.trainable
+        self.select = self.config.auto_layer_k is not None and getattr(trainer.generator, "supports_layer_selection", True)
+        if self.config.auto_layer_k is not None and not self.select:   # a diffusion UNet has no W+ entries to rank
+            warnings.warn(f"auto_layer_k={self.config.auto_layer_k}: adaptive layer selection ranks W+ entries, which this "
+                          f"{trainer.generator.arch} generator does not have; it is skipped and every trainable layer is trained.")
 
     def before_step(self, step):
         c, tr = self.config, self.trainer
-        if c.auto_layer_k is not None and c.auto_layer_k < tr.generator.num_ws:
+        if self.select and c.auto_layer_k < tr.generator.num_ws:
             with tr.timer("layer_selection"):
                 self.layers = select_layers(tr.generator, tr.clip, self.target_text, int(c.auto_layer_k), c.auto_layer_iters,
                                             c.auto_layer_batch, c.auto_layer_lr, tr.run.truncation, tr.rng)

@@ -147,6 +147,13 @@ GRIDS: dict[str, dict] = {
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
                              needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
                              cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
+    "shapes-diffusion": dict(settings=["shapes-diffusion-photo-to-sketch", "shapes-diffusion-photo-to-painting"], methods=["nada", "air"],
+                             seeds=[0, 1, 2], needs="nothing beyond the package: the shapes diffusion source runs offline, on a CPU",
+                             cost="minutes of one CPU core per 100-iteration run (reports/diffusion_shapes.md)"),
+    "paper-diffusion-table2": dict(settings=["p2-human-to-baby", "p2-photo-to-sketch", "p2-dog-to-cat", "p2-dog-photo-to-cartoon"],
+                                   methods=["nada", "air"], seeds=[0],
+                                   needs="OpenAI's ViT-B/32 and the P2-weighting ffhq_p2.pt / afhqdog_p2.pt checkpoints; a GPU",
+                                   cost="not measured on a GPU; the bench's adm-256-p2 rows give seconds per iteration (reports/bench.md)"),
 }
 
 def catalogue():

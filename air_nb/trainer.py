@@ -17,10 +17,10 @@ from .generators import Generator, load_generator
 from . import runs
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'FEWSHOT_SETTINGS', 'PAPER_SETTINGS', 'CHECKPOINT_FORMAT', 'RunConfig', 'checked', 'Method',
-           'register_method', 'get_method', 'find_preset', 'TrainConfig', 'make_config', 'fields_for',
-           'config_from_dict', 'config_from_run', 'load_run_clip', 'AdaptationDiverged', 'AdaptResult', 'Trainer',
-           'adapt']
+__all__ = ['METHODS', 'PRESETS', 'FEWSHOT_SETTINGS', 'PAPER_SETTINGS', 'DIFFUSION_PAPER_SETTINGS', 'CHECKPOINT_FORMAT',
+           'RunConfig', 'checked', 'Method', 'register_method', 'get_method', 'find_preset', 'TrainConfig',
+           'make_config', 'fields_for', 'config_from_dict', 'config_from_run', 'load_run_clip', 'AdaptationDiverged',
+           'AdaptResult', 'Trainer', 'adapt']
 
 # %% ../nbs/07_trainer.ipynb #e89072e0
 @dataclass
@@ -31,6 +31,7 @@ class RunConfig:
     source: str = "photo"                 # T_S: text of the source domain
     target: str = ""                      # T_T: text of the target domain
     generator: str = "faces-dcgan"        # a generators preset, checkpoint file or run folder
+    generator_options: Any = None         # a dict for the generator's `configure` (diffusion: grad_mode, lora_rank, steps, ...)
     clip_model: str = "ViT-B-32"          # open_clip name, 'shapes' (the shapes-world CLIP) or 'tiny-random'
     clip_pretrained: str | None = "openai"
     templates: Any = "imagenet"           # 'imagenet' (79), 'single', 'shapes:<attribute>' or a list of '{}' templates
@@ -226,6 +227,32 @@ def find_preset(target: str) -> str | None:
         if str(p.get("target", "")).lower() == str(target).strip().lower(): return name
     return None
 
+# %% ../nbs/07_trainer.ipynb #d1ff0a5e
+# Diffusion generators (air_nb.diffusion): LoRA adapters on a frozen UNet, the initial noise x_T shared by the source and the
+# trained copy, 10-step DPM-Solver++. No layer selection (a UNet has no W+ entries: auto_layer_k None).
+# AIR Sec. 5.1 on the P2 models: batch 2, Adam lr 0.002; the iterations are not stated: those of the GAN settings (300 for texture
+# changes, 2000 for animals).
+_P2_DIFFUSION = dict(batch=2, lr=0.002, auto_layer_k=None)
+PRESETS.update({
+    "p2-human-to-baby": dict(_P2_DIFFUSION, generator="ffhq-p2", source="human", target="baby", iterations=300,
+                             notes="paper Table 2: P2 FFHQ diffusion, Human -> Baby (LoRA, 10-step DPM-Solver++)"),
+    "p2-photo-to-sketch": dict(_P2_DIFFUSION, generator="ffhq-p2", source="photo", target="sketch", iterations=300,
+                               notes="paper Table 2: P2 FFHQ diffusion, Photo -> Sketch"),
+    "p2-dog-to-cat": dict(_P2_DIFFUSION, generator="afhq-dog-p2", source="dog", target="cat", iterations=2000,
+                          notes="paper Table 2: P2 AFHQ-Dog diffusion, Dog -> Cat"),
+    "p2-dog-photo-to-cartoon": dict(_P2_DIFFUSION, generator="afhq-dog-p2", source="photo", target="cartoon", iterations=300,
+                                    notes="paper Table 2: P2 AFHQ-Dog diffusion, Photo -> Cartoon"),
+})
+# The shapes-world diffusion source (32 px, world-2 photo renders): the shapes presets' CLIP, templates and prompt settings;
+# batch 4 and 100 iterations for CPU time (each iteration runs 20 UNet calls and a backward pass through 10).
+_SHAPES_DIFFUSION = dict(_SHAPES, generator="shapes-diffusion", iterations=100, batch=4, lr=0.002, prompt_latents=128, encode_batch=64,
+                         n_samples=8, auto_layer_k=None)
+PRESETS.update({
+    "shapes-diffusion-photo-to-sketch": dict(_SHAPES_DIFFUSION, source="photo", target="sketch", attribute="style", templates="shapes:style"),
+    "shapes-diffusion-photo-to-painting": dict(_SHAPES_DIFFUSION, source="photo", target="painting", attribute="style", templates="shapes:style"),
+})
+DIFFUSION_PAPER_SETTINGS: tuple[str, ...] = ("p2-human-to-baby", "p2-photo-to-sketch", "p2-dog-to-cat", "p2-dog-photo-to-cartoon")
+
 # %% ../nbs/07_trainer.ipynb #36fc4dbc
 @dataclass
 class TrainConfig:
@@ -375,6 +402,9 @@ def _models(self: Trainer):
     self.rng = torch.Generator().manual_seed(self.run.seed)       # every random draw of the loop comes from here
     self.clip = self._clip if self._clip is not None else load_run_clip(self.run, self.device)
     G = self._generator if self._generator is not None else load_generator(self.run.generator, self.device)
+    if self.run.generator_options:
+        if not hasattr(G, "configure"): raise ConfigError(f"generator_options={self.run.generator_options}: this {G.arch} generator takes no options.")
+        G = G.configure(**dict(self.run.generator_options))
     self.source = G.to(self.device).reference_copy()
     self.generator = copy.deepcopy(self.source).eval()
     self.ema = self.source.reference_copy()
