@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_bench.ipynb #daa28576
 from __future__ import annotations
-import argparse, copy, datetime, os, platform, resource, sys, tempfile, time, warnings
+import argparse, copy, datetime, functools, math, os, platform, resource, sys, tempfile, time, warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,11 +18,11 @@ from .stylegan2 import StyleGAN2Generator
 from .trainer import Trainer, adapt, fields_for, load_run_clip, make_config
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'DIFFUSION_ROWS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings',
-           'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs',
-           'compose', 'compose_paper_runs', 'format_composed', 'diffusion_row', 'bench_diffusion',
-           'format_diffusion_row', 'estimator_agreement', 'summarise_agreement', 'format_agreement', 'describe_machine',
-           'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'ASSUMED_TFLOPS', 'DIFFUSION_ROWS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting',
+           'default_settings', 'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row',
+           'unit_costs', 'compose', 'compose_paper_runs', 'format_composed', 'count_flops', 'forward_flops',
+           'run_flops', 'diffusion_row', 'bench_diffusion', 'format_diffusion_row', 'estimator_agreement',
+           'summarise_agreement', 'format_agreement', 'describe_machine', 'main']
 
 # %% ../nbs/09_bench.ipynb #e637cae1
 def _sync(device: torch.device):
@@ -217,6 +217,80 @@ def format_composed(name: str, c: dict, prompt_latents: int, prompt_steps: int =
     return (f"{name}: composed ({c['iterations']} iterations, {c['anchors']} anchors, {prompt_latents} prompt latents, {prompt_steps} prompt steps): "
             f"NADA {c['nada_s'] / 3600:.2f} h, AIR {c['air_s'] / 3600:.2f} h, AIR/NADA {c['air_over_nada']:.2f} "
             f"(anchors {100 * c['anchor_share_of_air']:.0f}% of AIR)")
+
+# %% ../nbs/09_bench.ipynb #a2d383fc
+ASSUMED_TFLOPS = 20.0    # sustained training throughput assumed for a GPU run (an assumption, see above)
+
+def count_flops(fn) -> float:
+    "Floating-point operations of `fn()` as `torch.utils.flop_counter` counts them (matmuls and convolutions, forward and backward)."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter: fn()
+    return float(counter.get_total_flops())
+
+@functools.lru_cache(maxsize=None)
+def _meta_clip(name: str) -> Clip:
+    clip = load_clip(name, None, "cpu")                        # random weights, then moved to the meta device (shapes only)
+    clip.model.to("meta"); clip.mean, clip.std = clip.mean.to("meta"), clip.std.to("meta"); clip.device = torch.device("meta")
+    return clip
+
+@functools.lru_cache(maxsize=None)
+def forward_flops(generator: str, resolution: int, clip_model: str = "ViT-B-32") -> dict[str, float]:
+    """Forward FLOPs of one image through each model of a setting: `G` (one sampling pass; for `generator='adm'` one UNet call),
+    `clip_image`, `clip_text` (one prompt) and `D` (a StyleGAN2 discriminator at `resolution`); random weights on the meta device."""
+    from air_nb.discriminators import StyleGAN2Discriminator
+    clip = _meta_clip(clip_model)
+    with torch.device("meta"):
+        if generator == "adm":
+            from air_nb.guided_diffusion import create_adm, P2_FLAGS
+            unet = create_adm(**{**P2_FLAGS, "image_size": resolution}).eval()
+            x = torch.zeros(1, 3, resolution, resolution)
+            g = count_flops(lambda: unet(x, torch.zeros(1)))
+            image = x
+        else:
+            G = StyleGAN2Generator(resolution).eval()
+            with torch.no_grad(): image = G.synthesis(G.latents(torch.zeros(1, G.z_dim)))
+            g = count_flops(lambda: G.synthesis(G.latents(torch.zeros(1, G.z_dim))))
+        D = StyleGAN2Discriminator(resolution).eval()
+        d = count_flops(lambda: D(image))
+    return {"G": g, "clip_image": count_flops(lambda: clip.encode_image(image)), "clip_text": count_flops(lambda: clip.encode_text("a photo of a face.")), "D": d}
+
+# %% ../nbs/09_bench.ipynb #05f1ca72
+_FEWSHOT_METHODS, _DIFFUSION_GRAD = ("freezed", "idc", "rssa", "asc"), 3     # forward + backward (2x) through every UNet call
+
+def _zero_shot_units(f: dict, batch: int, select_batch: int = 8, diffusion_steps: int = 0) -> dict:
+    "`compose`'s units in FLOPs; a diffusion image costs `diffusion_steps` UNet calls, its trained chain one more recomputation."
+    img = f["G"] * max(1, diffusion_steps) + f["clip_image"]
+    trained = (f["G"] * diffusion_steps * (1 + _DIFFUSION_GRAD) if diffusion_steps else 3 * f["G"]) + 3 * f["clip_image"]
+    return {"iteration": batch * (img + trained), "layer_selection": select_batch * (img + 3 * (f["G"] + f["clip_image"])),
+            "reference": batch * img, "anchor_image": img, "prompt_step": 3 * f["clip_text"]}
+
+def _fewshot_iteration(f: dict, batch: int, method: str, r1_interval: int = 16, pl_interval: int = 4) -> float:
+    g, d = f["G"], f["D"]
+    d_phase = batch * g + 2 * 3 * batch * d + 3 * 3 * batch * d / r1_interval        # fakes; D on real and fake; R1 (double backward)
+    g_phase = 3 * batch * (g + d) + (batch * g if method != "freezed" else 0.0) + 3 * 3 * (batch // 2) * g / pl_interval
+    return d_phase + g_phase
+
+def run_flops(preset: str, method: str) -> dict:
+    "FLOPs of one run of `preset` with `method` at the preset's sizes and counts, composed from `forward_flops`, and its GPU hours at `ASSUMED_TFLOPS`."
+    from air_nb.generators import GENERATOR_PRESETS
+    cfg = make_config(fields_for(dict(preset=preset, method=method), method))
+    run, m = cfg.run, cfg.method
+    gp = GENERATOR_PRESETS[run.generator]
+    diffusion = gp.arch == "diffusion"
+    f = forward_flops("adm" if diffusion else "stylegan2", gp.resolution, run.clip_model)
+    if method in _FEWSHOT_METHODS:
+        total = run.iterations * _fewshot_iteration(f, run.batch, method, m.r1_interval, m.pl_interval)
+    else:
+        steps = int((run.generator_options or {}).get("steps", 10)) if diffusion else 0
+        units = _zero_shot_units(f, run.batch, getattr(m, "auto_layer_batch", 8), steps)
+        k = getattr(m, "auto_layer_k", None)
+        num_ws = 2 * int(math.log2(gp.resolution)) - 2
+        c = compose(units, run.iterations, k if k is not None else num_ws, num_ws, getattr(m, "t_thresh", 0.6), getattr(m, "t_int", 0.1),
+                    getattr(m, "prompt_latents", 1000), getattr(m, "prompt_steps", 200))
+        total = c["air_s"] if method == "air" else c["nada_s"]
+        if method == "ipl": total += m.mapper_iterations * m.mapper_batch * (units["anchor_image"] + 3 * f["clip_text"])
+        if method == "svl": total += m.fisher_samples * 3 * (f["G"] + f["clip_image"])
+    return {"preset": preset, "method": method, "flops": total, "gpu_hours": total / (ASSUMED_TFLOPS * 1e12) / 3600}
 
 # %% ../nbs/09_bench.ipynb #6d1f0a12
 DIFFUSION_ROWS = ("shapes-diffusion", "adm-256-p2")

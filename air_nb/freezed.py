@@ -15,11 +15,11 @@ import torch.nn.functional as F
 
 from .core import ConfigError, MissingWeightsError
 from .discriminators import StyleGAN2Discriminator, load_discriminator, d_logistic_loss, g_nonsaturating_loss, r1_penalty
-from .trainer import Method, register_method
+from .trainer import Method, register_method, PAPER_FEWSHOT_DOMAINS
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'load_target_images', 'target_reference_images', 'FewShotConfig', 'resolve_discriminator',
-           'FewShotMethod', 'FreezedConfig', 'FreezeD']
+__all__ = ['IMAGE_SUFFIXES', 'PAPER_FEWSHOT_SETS', 'load_target_images', 'target_reference_images', 'paper_set_folder',
+           'FewShotConfig', 'resolve_discriminator', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
 
 # %% ../nbs/15_freezed.ipynb #ad9078c6
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -41,7 +41,7 @@ def _shapes_set(spec: str, shots: int, size: int, seed: int) -> torch.Tensor:
     return ShapesDataset(shots, seed=seed, size=size, **kw).batch(range(shots))
 
 def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch.Tensor:
-    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, `shapes2:<set>` or `shapes:<style>`), float (K, 3, size, size) in [-1, 1]."
+    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, `shapes2:<set>`, a paper set `fewshot:<set>` or `shapes:<style>`), float (K, 3, size, size) in [-1, 1]."
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or a shapes set such as 'shapes2:photo-sketch'.")
     if not isinstance(shots, int) or shots < 1: raise ConfigError(f"shots={shots!r}: give a whole number >= 1 (the papers use 5 or 10).")
@@ -49,6 +49,7 @@ def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch
         from air_nb.shapes2 import few_shot_set
         return _square(few_shot_set(_shapes2_name(spec), shots, seed, n_reference=1).shots, size)
     if spec.startswith("shapes:"): return _shapes_set(spec[len("shapes:"):], shots, size, seed)
+    if spec.startswith("fewshot:"): spec = str(paper_set_folder(spec))
     path = Path(spec).expanduser()
     if not path.exists(): raise ConfigError(f"target_images={spec!r} does not exist: give a folder of images or a .pt tensor file.")
     if path.is_dir():
@@ -82,11 +83,46 @@ def _shapes2_name(spec: str) -> str:
     return name
 
 def target_reference_images(spec: str, n: int, size: int) -> torch.Tensor | None:
-    "Real images of the target domain for FID: the `n` reference renders of a world-2 set `shapes2:<set>` (the same whatever the seed); None for other specs."
+    """Real images of the target domain for FID: the `n` reference renders of a world-2 set `shapes2:<set>` (the same whatever
+    the seed), or up to `n` images of a paper set's test folder `fewshot:<set>` when it was downloaded; None otherwise."""
+    if isinstance(spec, str) and spec.startswith("fewshot:"):
+        folder = paper_set_folder(spec, split="test", required=False)
+        if folder is None: return None
+        count = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return load_target_images(str(folder), min(int(n), count), size) if count else None
     if not isinstance(spec, str) or not spec.startswith("shapes2:"): return None
     from air_nb.shapes2 import few_shot_set
     return _square(few_shot_set(_shapes2_name(spec), 1, 0, n_reference=int(n)).reference, size)
 
+
+# %% ../nbs/15_freezed.ipynb #646fe2c0
+_ASC_README = "the training-data links of arith3/Progressive-Few-Shot-GAN-Adaptation's README"
+PAPER_FEWSHOT_SETS: dict[str, dict] = {   # domain -> what the papers call it and where its test set comes from (None: no FID)
+    "amedeo": dict(title="Amedeo Modigliani", test=None),
+    "sketches": dict(title="Sketches (CUHK face sketches)", test="IDC's sketches test set"),
+    "babies": dict(title="FFHQ-Babies", test="IDC's babies test set"),
+    "sunglasses": dict(title="FFHQ-Sunglasses", test="IDC's sunglasses test set"),
+    "anime": dict(title="Animation faces", test="AniGAN's animation-faces test set"),
+}
+assert tuple(PAPER_FEWSHOT_SETS) == PAPER_FEWSHOT_DOMAINS      # the presets' domains (trainer.PRESETS['ffhq-to-<domain>-<K>shot'])
+
+def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> Path | None:
+    """The folder of `fewshot:<domain>-<K>shot` (`split='train'`) or of the domain's test set (`split='test'`) in the weights
+    folder; None when it is absent and not `required`, else a `MissingWeightsError` saying what to download where."""
+    from air_nb.core import weights_dir
+    name = spec[len("fewshot:"):].strip() if spec.startswith("fewshot:") else spec
+    domain, _, shots = name.rpartition("-")
+    if domain not in PAPER_FEWSHOT_SETS or shots not in ("5shot", "10shot"):
+        raise ConfigError(f"target_images={spec!r}: name a paper set as 'fewshot:<domain>-<5|10>shot', domain one of {sorted(PAPER_FEWSHOT_SETS)}.")
+    entry = PAPER_FEWSHOT_SETS[domain]
+    folder = weights_dir() / "fewshot" / (name if split == "train" else f"{domain}-test")
+    for candidate in (folder / "images", folder):
+        if candidate.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in candidate.iterdir()): return candidate
+    if not required: return None
+    what = f"the {shots[:-4]}-shot {entry['title']} images (from {_ASC_README})" if split == "train" else \
+           (f"{entry['test']} (linked from {_ASC_README})" if entry["test"] else None)
+    if what is None: raise ConfigError(f"{entry['title']} has no test set (the papers measure no FID on it).")
+    raise MissingWeightsError(f"target_images={spec!r}: {folder} holds no images. Download {what} and unpack the images into {folder}.")
 
 # %% ../nbs/15_freezed.ipynb #34144c84
 @dataclass
@@ -95,7 +131,7 @@ class FewShotConfig:
     target_images: str = ""               # a folder, a .pt tensor file, 'shapes2:<set>' (world 2) or 'shapes:<style>' (world 1)
     shots: int = 10                       # K
     target_seed: int = 0                  # seed of a shapes-world set
-    discriminator: str | None = "auto"    # 'auto': the source's shipped D if any, else random; 'source': the shipped D (required);
+    discriminator: str | None = "auto"    # 'auto': the source's shipped D (or the D in its official checkpoint) if any, else random; 'source': that D (required);
                                           # a .pkl / .pt / .safetensors file; None or 'random': random weights
     d_channel_base: int | None = None     # random D: None = the generator's widths
     d_channel_max: int | None = None
@@ -131,6 +167,13 @@ def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
     if spec in ("auto", "source"):
         name = str(generator)
         shipped = find_weights(f"{name}-discriminator.safetensors") if name and "/" not in name and " " not in name else None
+        from air_nb.generators import GENERATOR_PRESETS
+        preset = GENERATOR_PRESETS.get(name)
+        if shipped is None and preset is not None and preset.has_discriminator:   # the official checkpoint holds its D
+            shipped = find_weights(preset.filename)
+            if shipped is None and spec == "source":
+                raise MissingWeightsError(f"discriminator='source': the D of generator={name!r} is in its checkpoint {preset.filename}, which "
+                                          f"is not in the weights folder ({preset.offline}; download: {preset.url}).")
         if shipped is None and spec == "source":
             raise MissingWeightsError(f"discriminator='source': no {name}-discriminator.safetensors is shipped or in $AIR_NB_WEIGHTS for "
                                       f"generator={generator!r}; pass the source model's checkpoint (.pkl with D, .pt with d), or 'random'.")

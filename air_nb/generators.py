@@ -189,18 +189,23 @@ class GeneratorPreset:
     notes: str = ""
     offline: str = "put the file into the weights folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)"
     subdomain: str | None = None   # a shapes-world source: loaded by shapes2.load_world2_generator
+    has_discriminator: bool = False   # the checkpoint also holds the D it was trained with (few-shot methods start from it)
 
 DCGAN_PIP_HINT = "pip install --no-deps gan-face-generate==1.1.1"
 _NV = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 GENERATOR_PRESETS: dict[str, GeneratorPreset] = {
-    "ffhq": GeneratorPreset("stylegan2", 1024, _NV + "ffhq.pkl", "ffhq.pkl",
+    "ffhq": GeneratorPreset("stylegan2", 1024, _NV + "ffhq.pkl", "ffhq.pkl", has_discriminator=True,
                             notes="FFHQ faces, 1024 px, NVlabs StyleGAN2-ADA (original StyleGAN2 training); source of Human -> Baby."),
-    "afhq-dog": GeneratorPreset("stylegan2", 512, _NV + "afhqdog.pkl", "afhqdog.pkl",
+    "afhq-dog": GeneratorPreset("stylegan2", 512, _NV + "afhqdog.pkl", "afhqdog.pkl", has_discriminator=True,
                                 notes="AFHQ Dog, 512 px, NVlabs StyleGAN2-ADA; source of Dog -> Cat."),
-    "afhq-cat": GeneratorPreset("stylegan2", 512, _NV + "afhqcat.pkl", "afhqcat.pkl", notes="AFHQ Cat, 512 px, NVlabs StyleGAN2-ADA."),
+    "afhq-cat": GeneratorPreset("stylegan2", 512, _NV + "afhqcat.pkl", "afhqcat.pkl", has_discriminator=True, notes="AFHQ Cat, 512 px, NVlabs StyleGAN2-ADA."),
     "ffhq-rosinality": GeneratorPreset("stylegan2", 1024, "https://drive.google.com/open?id=1PQutd-JboOCOZqmd95XWxWrO8gGEvRcO",
                                        "stylegan2-ffhq-config-f.pt",
                                        notes="FFHQ config-f converted to rosinality's .pt (linked from rosinality/stylegan2-pytorch's README); the file StyleGAN-NADA starts from."),
+    "ffhq-256-idc": GeneratorPreset("stylegan2", 256, "https://drive.google.com/file/d/1TQ_6x74RPQf03mSjtqUijM4MZEMyn7HI/view",
+                                    "ffhq-256-idc.pt", has_discriminator=True,
+                                    notes="FFHQ 256 px rosinality training checkpoint (g, d, g_ema) that IDC, RSSA and the progressive "
+                                          "few-shot paper (ASC) adapt: the source of the few-shot Table 1 (linked from their READMEs)."),
     "afhq-dog-rosinality": GeneratorPreset("stylegan2", 512, "https://github.com/rinongal/StyleGAN-nada", "afhqdog.pt",
                                            notes="AFHQ Dog as rosinality .pt, as linked from StyleGAN-NADA's README (its pre-trained models section)."),
     "faces-dcgan": GeneratorPreset("dcgan", 64, "https://pypi.org/project/gan-face-generate/1.1.1/", "gan-face-generate-weights.tar",

@@ -15,8 +15,8 @@ from .core import ConfigError, save_json, slug
 from . import runs
 
 # %% auto #0
-__all__ = ['DEFAULT_TRAIN_NOTEBOOK', 'GRIDS', 'SweepJob', 'sweep_jobs', 'run_job', 'run_sweep', 'evaluate_sweep', 'catalogue',
-           'catalogue_markdown', 'run_grid', 'main']
+__all__ = ['DEFAULT_TRAIN_NOTEBOOK', 'GRIDS', 'SweepJob', 'sweep_jobs', 'run_job', 'run_sweep', 'evaluate_sweep', 'grid_cost',
+           'catalogue', 'catalogue_markdown', 'run_grid', 'main']
 
 # %% ../nbs/08b_sweep.ipynb #1d2e9bd2
 @dataclass
@@ -130,6 +130,7 @@ def evaluate_sweep(out_root: str | os.PathLike, kernel_name: str = "python3", **
     return out_root / "metrics.csv"
 
 # %% ../nbs/08b_sweep.ipynb #2d69eb0c
+from .trainer import PAPER_FEWSHOT_DOMAINS
 _PAPER_GAN = ["human-to-baby", "human-to-werewolf", "photo-to-pixar", "photo-to-sketch", "photo-to-wall-painting", "dog-to-cat",
               "dog-photo-to-watercolor"]
 GRIDS: dict[str, dict] = {
@@ -144,26 +145,41 @@ GRIDS: dict[str, dict] = {
                             evaluator="air_nb.fewshot_eval:evaluate_sweep",
                             needs="nothing beyond the package (shapes world 2, K renders of a few-shot set as the target)",
                             cost="~0.33 CPU s per training iteration at 64 px on one thread (120 per run), plus setup and evaluation (reports/fewshot_world2/README.md)"),
+    "paper-fewshot-table1": dict(settings=[f"ffhq-to-{d}-{k}shot" for d in PAPER_FEWSHOT_DOMAINS for k in (10, 5)],
+                                 methods=["freezed", "idc", "rssa", "asc"], seeds=[0], notebook="fewshot.ipynb",
+                                 evaluator="air_nb.fewshot_eval:evaluate_sweep",
+                                 needs="IDC's FFHQ 256 px checkpoint (generator ffhq-256-idc, its D inside) and the 10- / 5-shot sets "
+                                       "unpacked into <weights>/fewshot/ (freezed.paper_set_folder names each folder and link); "
+                                       "Inception and LPIPS weights for FID and IC-LPIPS; a GPU",
+                                 cost=None),   # None: estimated from FLOP counts (grid_cost)
     "paper-gan-table1": dict(settings=_PAPER_GAN, methods=["nada", "ipl", "svl", "air"], seeds=[0],
-                             needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU",
-                             cost="not measured: the bench has no GPU figure for the 1024 px StyleGAN2 + ViT-B/32 setting yet (reports/bench.md)"),
+                             needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU", cost=None),
     "shapes-diffusion": dict(settings=["shapes-diffusion-photo-to-sketch", "shapes-diffusion-photo-to-painting"], methods=["nada", "air"],
                              seeds=[0, 1, 2], needs="nothing beyond the package: the shapes diffusion source runs offline, on a CPU",
                              cost="minutes of one CPU core per 100-iteration run (reports/diffusion_shapes.md)"),
     "paper-diffusion-table2": dict(settings=["p2-human-to-baby", "p2-photo-to-sketch", "p2-dog-to-cat", "p2-dog-photo-to-cartoon"],
                                    methods=["nada", "air"], seeds=[0],
-                                   needs="OpenAI's ViT-B/32 and the P2-weighting ffhq_p2.pt / afhqdog_p2.pt checkpoints; a GPU",
-                                   cost="not measured on a GPU; the bench's adm-256-p2 rows give seconds per iteration (reports/bench.md)"),
+                                   needs="OpenAI's ViT-B/32 and the P2-weighting ffhq_p2.pt / afhqdog_p2.pt checkpoints; a GPU", cost=None),
 }
 
+def grid_cost(name: str) -> str:
+    "GPU hours of a paper grid, estimated from FLOP counts (`air_nb.bench.run_flops`: no GPU was measured; see nbs/09_bench)."
+    from air_nb.bench import run_flops, ASSUMED_TFLOPS
+    g = GRIDS[name]
+    per = [run_flops(s if isinstance(s, str) else s["preset"], m) for s in g["settings"] for m in g["methods"]]
+    hours = [r["gpu_hours"] * len(g["seeds"]) for r in per]
+    span = lambda h: f"{h:.1f} h" if h >= 1 else f"{60 * h:.0f} min"
+    return (f"~{sum(hours):.1f} GPU-hours in all, {span(min(r['gpu_hours'] for r in per))} to {span(max(r['gpu_hours'] for r in per))} per run "
+            f"(estimated: {sum(r['flops'] for r in per) * len(g['seeds']) / 1e15:.0f} PFLOP counted at {ASSUMED_TFLOPS:.0f} TFLOP/s assumed; not measured)")
+
 def catalogue():
-    "The named grids as a DataFrame: settings, methods (those not registered in this install marked), seeds, runs, what they need."
+    "The named grids as a DataFrame: settings, methods (those not registered in this install marked), seeds, runs, what they need, what they cost."
     import pandas as pd
     from air_nb.trainer import METHODS, get_method
     get_method("nada")   # loads the built-in methods
     return pd.DataFrame([{"grid": name, "settings": ", ".join(s if isinstance(s, str) else str(s.get("name") or s.get("preset")) for s in g["settings"]),
                           "methods": ", ".join(m if m in METHODS else f"{m} (not registered)" for m in g["methods"]),
-                          "seeds": len(g["seeds"]), "runs": len(g["settings"]) * len(g["methods"]) * len(g["seeds"]), "needs": g["needs"], "cost": g["cost"]}
+                          "seeds": len(g["seeds"]), "runs": len(g["settings"]) * len(g["methods"]) * len(g["seeds"]), "needs": g["needs"], "cost": g["cost"] or grid_cost(name)}
                          for name, g in GRIDS.items()]).set_index("grid")
 
 def catalogue_markdown() -> str:
@@ -171,7 +187,9 @@ def catalogue_markdown() -> str:
     df = catalogue().reset_index()
     rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
     return "\n".join(["# Experiment catalogue", "", "Made by `python -m air_nb.sweep --catalogue > reports/experiment_catalogue.md`; "
-                      "run a grid with `python -m air_nb.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster).", "",
+                      "run a grid with `python -m air_nb.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster). "
+                      "The paper grids' GPU hours are estimates from FLOP counts (air_nb.bench.run_flops, at an assumed sustained "
+                      "throughput: see nbs/09_bench), not measurements.", "",
                       "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns), *rows, ""])
 
 def run_grid(name: str, out_root: str | os.PathLike, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,

@@ -17,10 +17,10 @@ from .generators import Generator, load_generator
 from . import runs
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'FEWSHOT_SETTINGS', 'PAPER_SETTINGS', 'DIFFUSION_PAPER_SETTINGS', 'CHECKPOINT_FORMAT',
-           'RunConfig', 'checked', 'Method', 'register_method', 'get_method', 'find_preset', 'TrainConfig',
-           'make_config', 'fields_for', 'config_from_dict', 'config_from_run', 'load_run_clip', 'AdaptationDiverged',
-           'AdaptResult', 'Trainer', 'adapt']
+__all__ = ['METHODS', 'PRESETS', 'FEWSHOT_SETTINGS', 'PAPER_FEWSHOT_DOMAINS', 'PAPER_SETTINGS', 'DIFFUSION_PAPER_SETTINGS',
+           'CHECKPOINT_FORMAT', 'RunConfig', 'checked', 'Method', 'register_method', 'get_method', 'find_preset',
+           'TrainConfig', 'make_config', 'fields_for', 'config_from_dict', 'config_from_run', 'load_run_clip',
+           'AdaptationDiverged', 'AdaptResult', 'Trainer', 'adapt']
 
 # %% ../nbs/07_trainer.ipynb #e89072e0
 @dataclass
@@ -198,6 +198,17 @@ for _stem, _s in FEWSHOT_SETTINGS.items():
     for _k in (10, 5):
         PRESETS[f"{_stem}-{_k}shot"] = dict(_FEWSHOT_SHAPES, **_s, shots=_k,
                                             notes=f"few-shot: {_k} renders of world-2 set {_s['target_images'][8:]} (seed 0)")
+# The progressive few-shot paper's Table 1 (ASC's run command over IDC's train.py defaults): FFHQ 256 px (IDC's checkpoint,
+# starting D from the one in it) to five domains, 10- and 5-shot, with IDC / RSSA's images (`freezed.paper_set_folder`);
+# batch 4, lr 0.002, 5002 iterations, G_{n-a} = EMA 0.5 ** (32 / 10000) = 0.997784, and the 256 px defaults of
+# FewShotConfig / AscConfig (R1 10 every 16, patch logits at 32 px, flow window 16 -> 32, edge blur 7).
+PAPER_FEWSHOT_DOMAINS: tuple[str, ...] = ("amedeo", "sketches", "babies", "sunglasses", "anime")
+_FEWSHOT_PAPER = dict(method="asc", generator="ffhq-256-idc", source="face", iterations=5002, batch=4, lr=0.002,
+                      ema_decay=0.5 ** (32 / 10000), discriminator="source", n_samples=8)
+for _d in PAPER_FEWSHOT_DOMAINS:
+    for _k in (10, 5):
+        PRESETS[f"ffhq-to-{_d}-{_k}shot"] = dict(_FEWSHOT_PAPER, target=_d, target_images=f"fewshot:{_d}-{_k}shot", shots=_k,
+                                                notes=f"few-shot paper Table 1: FFHQ -> {_d}, {_k}-shot (IDC / RSSA's images)")
 
 # Table 1's eight GAN settings. The presets above are NADA's (AIR Table 6: Human -> Baby 300 iterations, k = 18; Dog -> Cat
 # 2000, k = 3; ImageNet templates, no mixing) and AIR's (Sec. A.4: 300 iterations for texture changes, 2000 for animals).

@@ -298,3 +298,47 @@ def test_path_length_penalty_against_a_written_out_jacobian():
     a = 0.01 * lengths.mean()
     assert float(got.detach()) == pytest.approx(float((lengths - a).square().mean()), rel=1e-4)
     assert float(m.pl_mean) == pytest.approx(float(a), rel=1e-5)
+
+
+# ---------------------------------------------------------------- the seed paper's Table 1 (FFHQ 256 px, IDC's sets)
+def test_paper_fewshot_presets_and_grid():
+    from air_nb.trainer import PRESETS, PAPER_FEWSHOT_DOMAINS
+    from air_nb.sweep import GRIDS
+    for d in PAPER_FEWSHOT_DOMAINS:
+        for k in (10, 5):
+            for method in ("freezed", "idc", "rssa", "asc"):
+                cfg = make_config(preset=f"ffhq-to-{d}-{k}shot", method=method)
+                r, m = cfg.run, cfg.method
+                assert (r.generator, r.iterations, r.batch, r.lr) == ("ffhq-256-idc", 5002, 4, 0.002)
+                assert r.ema_decay == pytest.approx(0.997784, abs=1e-6) and m.r1_gamma == 10 and m.r1_interval == 16
+                assert m.target_images == f"fewshot:{d}-{k}shot" and m.shots == k and m.discriminator == "source"
+            assert make_config(preset=f"ffhq-to-{d}-{k}shot").method.flow_winsize == 16     # the 256 px values, unscaled
+    g = GRIDS["paper-fewshot-table1"]
+    assert len(g["settings"]) * len(g["methods"]) == 40 and all(s in PRESETS for s in g["settings"])
+
+
+def test_paper_discriminator_is_read_from_the_generator_checkpoint(tmp_path, monkeypatch):
+    "discriminator='source' for a preset whose official checkpoint holds D: the rosinality `d` of that file, loaded exactly."
+    import shutil
+    from air_nb.freezed import resolve_discriminator, _read_discriminator
+    from air_nb.discriminators import load_rosinality_discriminator
+    from air_nb.core import MissingWeightsError
+    monkeypatch.setenv("AIR_NB_WEIGHTS", str(tmp_path))
+    with pytest.raises(MissingWeightsError, match="ffhq-256-idc.pt"):
+        resolve_discriminator("source", "ffhq-256-idc")
+    fixture = Path(__file__).parent / "fixtures/discriminators/rosinality_d_small.pt"
+    shutil.copy(fixture, tmp_path / "ffhq-256-idc.pt")          # a random-weight rosinality checkpoint in the preset's place
+    path = resolve_discriminator("source", "ffhq-256-idc")
+    assert path == tmp_path / "ffhq-256-idc.pt"
+    D, D0 = _read_discriminator(path, "cpu", 8), load_rosinality_discriminator(fixture, patch_resolution=8)
+    x = torch.randn(2, 3, D.resolution, D.resolution)
+    torch.testing.assert_close(D(x), D0(x))
+
+
+def test_paper_fewshot_notebook_says_what_to_download(tmp_path, monkeypatch):
+    "Without IDC's checkpoint and images, the paper preset stops before training with a message naming the file to download."
+    from helpers import run_papermill
+    monkeypatch.setenv("AIR_NB_WEIGHTS", str(tmp_path / "weights"))
+    res = run_papermill("fewshot.ipynb", tmp_path / "out.ipynb", tmp_path, preset="ffhq-to-babies-10shot", out_dir=tmp_path / "run")
+    assert res.returncode != 0 and "ffhq-256-idc.pt" in res.stderr and "MissingWeightsError" in res.stderr, res.stderr[-3000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
