@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test sync-check bench
+.PHONY: setup demo test sync-check bench lab
 
 setup: $(STAMP)
 
@@ -54,3 +54,8 @@ test: setup
 
 bench: setup
 	$(PY) -m air_nb.bench
+
+# JupyterLab on the notebooks (installed by the set-up's dev extra); LAB_ARGS e.g. "--no-browser --port 8890".
+# Jupyter refuses to run as root without --allow-root (containers often are root).
+lab: setup
+	$(BIN)/jupyter-lab --notebook-dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

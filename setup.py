@@ -18,6 +18,7 @@ requirements = [
 dev_requirements = [
     "nbdev==2.4.14", "fastcore>=1.12,<1.13", "execnb>=0.1.14,<0.2",
     "pytest>=8", "pytest-xdist", "jupytext>=1.16", "nbformat",
+    "jupyterlab>=4",   # the user's notebook front end: `make lab`
 ]
 
 setup(

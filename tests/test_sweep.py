@@ -50,3 +50,35 @@ def test_few_shot_grid_dry_run_and_its_evaluator(tmp_path):
     (run / "metrics.json").write_text(json.dumps({"scores": {"fid[judge]": 12.5, "target_share": 0.25}}))
     rows = (evaluate_sweep(tmp_path)).read_text().splitlines()
     assert rows[0].startswith("setting,shots,method,seed") and rows[1].startswith("photo-corner,10,asc,0,3") and "12.5" in rows[1]
+
+
+def test_a_sweep_joins_a_started_ray_head(tmp_path):
+    "`ray start --head` on this machine, then `run_sweep(address=...)` sends its job there (not to a new local instance)."
+    import shutil, socket, tempfile, time
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))   # short: Ray's socket paths must stay under 108 bytes
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    ray_exe = Path(sys.executable).with_name("ray")
+    # a head on localhost without Ray's token authentication (a real cluster with it needs RAY_AUTH_TOKEN on the driver too)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    # --block keeps the head in this process's child: terminating it takes down only this head (`ray stop` would stop every
+    # Ray instance of the user, including other sweeps on the machine)
+    head = subprocess.Popen([str(ray_exe), "start", "--head", "--block", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                             f"--temp-dir={ray_tmp}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        address = f"127.0.0.1:{port}"
+        for _ in range(60):
+            probe = subprocess.run([str(ray_exe), "status", f"--address={address}"], capture_output=True, text=True, env=env)
+            if probe.returncode == 0: break
+            assert head.poll() is None, head.stdout.read()[-3000:]
+            time.sleep(2)
+        else: pytest.fail("the Ray head did not answer `ray status` within 60 tries")
+        table = run_sweep(["shapes-red-to-blue"], ["nada"], [0], tmp_path / "sweep", address=address, params={"iterations": 4}, progress=False)
+        assert list(table.status) == ["done"], table.error.tolist()
+        assert runs.is_finished(tmp_path / "sweep" / "shapes-red-to-blue" / "nada-s0")
+        assert any(ray_tmp.glob("session_*")), "the head wrote no session"
+    finally:
+        head.terminate()
+        try: head.wait(timeout=60)
+        except subprocess.TimeoutExpired: head.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
