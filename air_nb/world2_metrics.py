@@ -89,9 +89,9 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
     fx = judge_feature_extractor(judge)
     z = world2_latents(n, seed).to(next(adapted.parameters()).device)
     truth = {k: v.cpu() for k, v in change_attributes(latent_attributes(adapted, z), **change).items()}
-    pred, f_gen = _judge_pass(judge, lambda i, j: adapted(z[i:j]).to(dev), n, batch_size)
+    gen = torch.cat([adapted(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)])    # synthesised once, judged and compared
+    pred, f_gen = _judge_pass(judge, lambda i, j: gen[i:j].to(dev), n, batch_size)
     ideal = ideal_images(adapted, z.cpu(), layout=layout, **change)
-    gen = torch.cat([adapted(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)])
     f_ideal = torch.cat([fx(ideal[i:i + batch_size].to(dev)).cpu() for i in range(0, n, batch_size)])
     out = {"n": int(n)}
     kept = torch.ones(n, dtype=torch.bool)
