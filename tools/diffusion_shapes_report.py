@@ -4,7 +4,8 @@
 
 For every run folder under RUN_ROOT: the shapes judge on the same `n` latents (x_T from `seed`) of the source
 (`shapes-diffusion`) and of the run's final EMA generator: the share of the target style before and after, and how
-often colour and shape are the source's. Writes RUN_ROOT/metrics.csv and prints a Markdown table (mean ± std over seeds).
+often colour and shape are the source's. Writes RUN_ROOT/metrics.csv and prints two Markdown tables: each measure as
+mean [95 % percentile bootstrap over seeds], and AIR minus NADA paired by seed.
 """
 import argparse, sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 
 from air_nb import runs
 from air_nb.generators import load_generator
-from air_nb.metrics import judge_predictions, run_info
+from air_nb.metrics import judge_predictions, run_info, seed_ci
 from air_nb.shapes import load_judge, STYLES
 
 
@@ -38,11 +39,35 @@ def main(argv=None):
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows); df.to_csv(Path(a.root) / "metrics.csv", index=False)
     cols = ["target_share_before", "target_share_after", "color_kept", "shape_kept"]
-    g = df.groupby(["setting", "grad_mode", "method"])[cols]
-    m, s, n = g.mean(), g.std(), g.size()
-    print("| setting | grad | method | seeds | " + " | ".join(cols) + " |"); print("|---" * (4 + len(cols)) + "|")
-    for k in m.index:
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {n[k]} | " + " | ".join(f"{m.loc[k, c]:.2f} ± {0 if pd.isna(s.loc[k, c]) else s.loc[k, c]:.2f}" for c in cols) + " |")
+    print(table(df, cols))
+    print()
+    print(paired_differences(df, cols))
 
+
+def _ci(values) -> str:
+    "mean [95 % percentile bootstrap over seeds] (the mean alone for one seed)"
+    v = pd.Series(values).dropna().to_numpy()
+    if len(v) < 2: return f"{v.mean():.2f}"
+    lo, hi = seed_ci(v)
+    return f"{v.mean():.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def table(df, cols) -> str:
+    "Markdown rows: one per setting, gradient mode and method, each measure as mean [bootstrap interval over seeds]."
+    rows = ["| setting | grad | method | seeds | " + " | ".join(cols) + " |", "|---" * (4 + len(cols)) + "|"]
+    for (setting, grad, method), g in df.groupby(["setting", "grad_mode", "method"]):
+        rows.append(f"| {setting} | {grad} | {method} | {len(g)} | " + " | ".join(_ci(g[c]) for c in cols) + " |")
+    return "\n".join(rows)
+
+
+def paired_differences(df, cols) -> str:
+    "AIR minus NADA per setting and gradient mode, paired by seed (both runs start from the same seed's x_T and RNG)."
+    rows = ["| setting | grad | seeds | " + " | ".join(f"AIR - NADA {c}" for c in cols[1:]) + " |", "|---" * (3 + len(cols) - 1) + "|"]
+    for (setting, grad), g in df.groupby(["setting", "grad_mode"]):
+        w = g.pivot_table(index="seed", columns="method", values=cols[1:])
+        if "air" not in w.columns.get_level_values(1) or "nada" not in w.columns.get_level_values(1): continue
+        d = {c: (w[(c, "air")] - w[(c, "nada")]).dropna() for c in cols[1:]}
+        rows.append(f"| {setting} | {grad} | {len(d[cols[1]])} | " + " | ".join(_ci(d[c]) for c in cols[1:]) + " |")
+    return "\n".join(rows)
 
 if __name__ == "__main__": main()
