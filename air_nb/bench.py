@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_bench.ipynb #daa28576
 from __future__ import annotations
-import argparse, copy, datetime, functools, math, os, platform, resource, sys, tempfile, time, warnings
+import argparse, copy, datetime, functools, os, platform, resource, sys, tempfile, time, warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -245,14 +245,16 @@ def forward_flops(generator: str, resolution: int, clip_model: str = "ViT-B-32")
             unet = create_adm(**{**P2_FLAGS, "image_size": resolution}).eval()
             x = torch.zeros(1, 3, resolution, resolution)
             g = count_flops(lambda: unet(x, torch.zeros(1)))
-            image = x
+            image, num_ws = x, 0                                    # a UNet has no W+ entries
         else:
             G = StyleGAN2Generator(resolution).eval()
             with torch.no_grad(): image = G.synthesis(G.latents(torch.zeros(1, G.z_dim)))
             g = count_flops(lambda: G.synthesis(G.latents(torch.zeros(1, G.z_dim))))
+            num_ws = G.num_ws
         D = StyleGAN2Discriminator(resolution).eval()
         d = count_flops(lambda: D(image))
-    return {"G": g, "clip_image": count_flops(lambda: clip.encode_image(image)), "clip_text": count_flops(lambda: clip.encode_text("a photo of a face.")), "D": d}
+    return {"G": g, "clip_image": count_flops(lambda: clip.encode_image(image)), "clip_text": count_flops(lambda: clip.encode_text("a photo of a face.")),
+            "D": d, "num_ws": num_ws}
 
 # %% ../nbs/09_bench.ipynb #05f1ca72
 _FEWSHOT_METHODS, _DIFFUSION_GRAD = ("freezed", "idc", "rssa", "asc"), 3     # forward + backward (2x) through every UNet call
@@ -261,7 +263,7 @@ def _zero_shot_units(f: dict, batch: int, select_batch: int = 8, diffusion_steps
     "`compose`'s units in FLOPs; a diffusion image costs `diffusion_steps` UNet calls, its trained chain one more recomputation."
     img = f["G"] * max(1, diffusion_steps) + f["clip_image"]
     trained = (f["G"] * diffusion_steps * (1 + _DIFFUSION_GRAD) if diffusion_steps else 3 * f["G"]) + 3 * f["clip_image"]
-    return {"iteration": batch * (img + trained), "layer_selection": select_batch * (img + 3 * (f["G"] + f["clip_image"])),
+    return {"iteration": batch * (img + trained), "layer_selection": select_batch * 3 * (f["G"] + f["clip_image"]),   # one W+ step
             "reference": batch * img, "anchor_image": img, "prompt_step": 3 * f["clip_text"]}
 
 def _fewshot_iteration(f: dict, batch: int, method: str, r1_interval: int = 16, pl_interval: int = 4) -> float:
@@ -283,9 +285,8 @@ def run_flops(preset: str, method: str) -> dict:
     else:
         steps = int((run.generator_options or {}).get("steps", 10)) if diffusion else 0
         units = _zero_shot_units(f, run.batch, getattr(m, "auto_layer_batch", 8), steps)
-        k = getattr(m, "auto_layer_k", None)
-        num_ws = 2 * int(math.log2(gp.resolution)) - 2
-        c = compose(units, run.iterations, k if k is not None else num_ws, num_ws, getattr(m, "t_thresh", 0.6), getattr(m, "t_int", 0.1),
+        k, num_ws = getattr(m, "auto_layer_k", None), f["num_ws"]
+        c = compose(units, run.iterations, k if k is not None and num_ws else num_ws, num_ws, getattr(m, "t_thresh", 0.6), getattr(m, "t_int", 0.1),
                     getattr(m, "prompt_latents", 1000), getattr(m, "prompt_steps", 200))
         total = c["air_s"] if method == "air" else c["nada_s"]
         if method == "ipl": total += m.mapper_iterations * m.mapper_batch * (units["anchor_image"] + 3 * f["clip_text"])

@@ -168,7 +168,7 @@ def grid_cost(name: str) -> str:
     g = GRIDS[name]
     per = [run_flops(s if isinstance(s, str) else s["preset"], m) for s in g["settings"] for m in g["methods"]]
     hours = [r["gpu_hours"] * len(g["seeds"]) for r in per]
-    span = lambda h: f"{h:.1f} h" if h >= 1 else f"{60 * h:.0f} min"
+    span = lambda h: f"{h:.1f} h" if h >= 1 else f"{60 * h:.0f} min" if h >= 1 / 6 else f"{60 * h:.1f} min"
     return (f"~{sum(hours):.1f} GPU-hours in all, {span(min(r['gpu_hours'] for r in per))} to {span(max(r['gpu_hours'] for r in per))} per run "
             f"(estimated: {sum(r['flops'] for r in per) * len(g['seeds']) / 1e15:.0f} PFLOP counted at {ASSUMED_TFLOPS:.0f} TFLOP/s assumed; not measured)")
 

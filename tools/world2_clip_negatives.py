@@ -61,19 +61,18 @@ from air_nb.world2_metrics import clip_check
 print("clip_check", clip_check(clip), flush=True)
 # the A/B: NADA and AIR, seed 0, the preset, with this CLIP
 from air_nb.trainer import adapt, fields_for
-from air_nb.metrics import truth_measures
+from air_nb.metrics import truth_measures, judge_predictions
 from air_nb.shapes import load_judge
 from air_nb.generators import load_generator
-judge = load_judge()
+judge, source = load_judge(), load_generator("shapes-photo")
 res = {}
 for m in ("nada", "air"):
-    r = adapt(fields_for(dict(preset="shapes-photo-to-sketch", method=m, seed=0, out_dir=f"{OUT}/{m}"), m), clip=clip, progress=False)
+    adapt(fields_for(dict(preset="shapes-photo-to-sketch", method=m, seed=0, out_dir=f"{OUT}/{m}"), m), clip=clip, progress=False)
     G = load_generator(f"{OUT}/{m}")
     res[m] = truth_measures(G, judge, "style", "sketch", 500, 0)
-    from air_nb.metrics import judge_predictions
     pred = judge_predictions(judge, G, 500, 0)
     res[m]["sketch_share"] = float((pred["style"] == STYLES.index("sketch")).float().mean())
     z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(5))
-    with torch.no_grad(): save_image(torch.cat([load_generator("shapes-photo")(z), G(z)]), f"{OUT}/{m}_grid.png", nrow=8)
+    with torch.no_grad(): save_image(torch.cat([source(z), G(z)]), f"{OUT}/{m}_grid.png", nrow=8)
     print(m, res[m], flush=True)
 json.dump(res, open(f"{OUT}/results.json", "w"), indent=1)
