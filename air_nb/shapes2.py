@@ -57,10 +57,11 @@ def world2_code(shapes: Sequence[str] | str | None = None, colors: Sequence[str]
     return {"categorical": {"shape": {"start": 0, "size": len(SHAPES), "allowed": _allowed("shape", shapes)},
                             "color": {"start": 6, "size": len(COLORS), "allowed": _allowed("color", colors)},
                             "style": {"start": 12, "size": len(STYLES), "allowed": _allowed("style", styles)}},
-            "uniform": {n: NUISANCE_DIMS[n] for n in PHOTO_NUISANCE}}
+            "uniform": {n: NUISANCE_DIMS[n] for n in (PHOTO_NUISANCE if styles == "photo" else NUISANCE)}}
 
 # %% ../nbs/03c_shapes_world2.ipynb #1f90f530
 SOURCES: dict[str, dict] = {
+    "shapes-all": dict(shapes=None, colors=None, styles=None),   # what the generator is trained on; the others are its slices
     "shapes-photo": dict(shapes=None, colors=None, styles="photo"),
     "shapes-red": dict(shapes=None, colors="red", styles="photo"),
     "shapes-circle": dict(shapes="circle", colors=None, styles="photo"),
@@ -72,10 +73,13 @@ def source_code(name: str) -> dict:
     return world2_code(**SOURCES[name])
 
 def restrict_source(generator, name: str):
-    "A copy of the world-2 `generator` whose latent code is that of the source `name` (same weights: a sub-domain of shapes-photo)."
+    "A copy of the world-2 `generator` whose latent code is that of the source `name` (same weights: another slice of the world it was trained on)."
     from air_nb.generators import Generator
     if getattr(generator, "latent_code", None) is None: raise ConfigError("restrict_source needs a world-2 generator (one with a latent_code).")
-    G = Generator.from_config({**generator.config, "latent_code": source_code(name)})
+    code, allowed = generator.latent_code.config, source_code(name)["categorical"]
+    # the generator's own input layout stays; only the allowed categories change
+    code = {**code, "categorical": {k: {**g, "allowed": allowed[k]["allowed"]} for k, g in code["categorical"].items()}}
+    G = Generator.from_config({**generator.config, "latent_code": code})
     G.load_state_dict(generator.state_dict())
     return G.to(generator.w_avg.device).eval()
 
