@@ -169,7 +169,9 @@ def test_direction_cos_is_the_cosine_of_the_adaptive_and_global_directions(tmp_p
 
 # --- the redesign reproduces the pre-redesign loop (commit f03f112, world 1's shipped weights) -------------------------
 
-REFERENCE = TESTS / "fixtures" / "reference" / "adapt_f03f112.pt"
+# one file per CPU it was written on: commit f03f112's loop is chaotic over 200 steps, so float rounding of another CPU's
+# kernels (1e-7 at step 0) grows past the tolerance; adapt_f03f112_amd_epyc.pt was written by f03f112 itself on an AMD EPYC
+REFERENCES = sorted((TESTS / "fixtures" / "reference").glob("adapt_f03f112*.pt"))
 # world 1's 32 px shapes-photo and the shapes-photo-to-sketch preset of that commit (world 2 replaced both as the default)
 WORLD1_SKETCH = dict(generator=str(TESTS / "fixtures" / "world1-shapes-photo.safetensors"), clip_model="shapes", clip_pretrained=None,
                      world="shapes", source="photo", target="sketch", attribute="style", templates="shapes:style", iterations=200,
@@ -179,20 +181,22 @@ WORLD1_AIR = dict(prompt_latents=256, prompt_steps=100, prompt_lr=0.002, prompt_
 
 @pytest.mark.parametrize("method", ["nada", "air"])
 def test_same_results_as_the_pre_redesign_loop(method):
-    """tests/fixtures/reference/adapt_f03f112.pt was written by `adapt(preset="shapes-photo-to-sketch", method=m, seed=0)`
+    """tests/fixtures/reference/adapt_f03f112*.pt were written by `adapt(preset="shapes-photo-to-sketch", method=m, seed=0)`
     of commit f03f112 (world 1: WORLD1_SKETCH) with one thread: per-iteration loss terms and the final EMA generator's images for fixed latents."""
-    ref = torch.load(REFERENCE, weights_only=True)[method]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try: r = adapt(dict(WORLD1_SKETCH, **(WORLD1_AIR if method == "air" else {})), method=method, seed=0, progress=False, device="cpu")
     finally: torch.set_num_threads(threads)
     assert len(r.history) == 200
-    for key in ("loss", "direction", "adaptive"):
-        new = torch.tensor([h.get(key, float("nan")) for h in r.history], dtype=torch.float64)
-        assert torch.equal(new.isnan(), ref[key].isnan()), key                 # the adaptive term starts where it did
-        assert (new - ref[key]).abs().nan_to_num(0.0).max() <= 1e-4, key
-    with torch.no_grad(): images = r.generator(ref["z"], 0.7)
-    assert (images - ref["images"]).abs().max() <= 1e-4
+    def mismatch(ref) -> str | None:
+        for key in ("loss", "direction", "adaptive"):
+            new = torch.tensor([h.get(key, float("nan")) for h in r.history], dtype=torch.float64)
+            if not torch.equal(new.isnan(), ref[key].isnan()): return f"{key}: NaN pattern"   # the adaptive term starts where it did
+            if (d := (new - ref[key]).abs().nan_to_num(0.0).max()) > 1e-4: return f"{key}: {d:.2e}"
+        with torch.no_grad(): images = r.generator(ref["z"], 0.7)
+        if (d := (images - ref["images"]).abs().max()) > 1e-4: return f"images: {d:.2e}"
+    found = {p.name: mismatch(torch.load(p, weights_only=True)[method]) for p in REFERENCES}
+    assert len(REFERENCES) >= 2 and None in found.values(), found
 
 
 # --- SIGKILL: at a random moment, and in the middle of a checkpoint write -----------------------------------------------
