@@ -54,10 +54,11 @@ def _allowed(attribute: str, values) -> list[int]:
 def world2_code(shapes: Sequence[str] | str | None = None, colors: Sequence[str] | str | None = None,
                 styles: Sequence[str] | str | None = "photo") -> dict:
     "The `LatentCode` spec (for `StyleGAN2Generator(latent_code=...)`) of the sub-domain `shapes` x `colors` x `styles` (None: all)."
+    photo_only = _allowed("style", styles) == [STYLES.index("photo")]   # then the other styles' nuisance is not an input
     return {"categorical": {"shape": {"start": 0, "size": len(SHAPES), "allowed": _allowed("shape", shapes)},
                             "color": {"start": 6, "size": len(COLORS), "allowed": _allowed("color", colors)},
                             "style": {"start": 12, "size": len(STYLES), "allowed": _allowed("style", styles)}},
-            "uniform": {n: NUISANCE_DIMS[n] for n in (PHOTO_NUISANCE if styles == "photo" else NUISANCE)}}
+            "uniform": {n: NUISANCE_DIMS[n] for n in (PHOTO_NUISANCE if photo_only else NUISANCE)}}
 
 # %% ../nbs/03c_shapes_world2.ipynb #1f90f530
 SOURCES: dict[str, dict] = {
@@ -72,11 +73,11 @@ def source_code(name: str) -> dict:
     if name not in SOURCES: raise ConfigError(f"unknown world-2 source {name!r}; choose one of {list(SOURCES)}.")
     return world2_code(**SOURCES[name])
 
-def restrict_source(generator, name: str):
-    "A copy of the world-2 `generator` whose latent code is that of the source `name` (same weights: another slice of the world it was trained on)."
+def restrict_source(generator, name: str | dict):
+    "A copy of the world-2 `generator` sampling the source `name` (or a `world2_code` spec): same weights, another slice of the world it was trained on."
     from air_nb.generators import Generator
     if getattr(generator, "latent_code", None) is None: raise ConfigError("restrict_source needs a world-2 generator (one with a latent_code).")
-    code, allowed = generator.latent_code.config, source_code(name)["categorical"]
+    code, allowed = generator.latent_code.config, (name if isinstance(name, dict) else source_code(name))["categorical"]
     # the generator's own input layout stays; only the allowed categories change
     code = {**code, "categorical": {k: {**g, "allowed": allowed[k]["allowed"]} for k, g in code["categorical"].items()}}
     G = Generator.from_config({**generator.config, "latent_code": code})

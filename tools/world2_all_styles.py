@@ -3,7 +3,8 @@ sketches? An A/B of issue 14's demo criterion (reports/world2_all_styles.md), ru
 
     PYTHONPATH=. python tools/world2_all_styles.py SRC OUT [--n 500] [--iterations 200]
 
-SRC: the EMA generator (or the checkpoint.pt, for a look during training) of `papermill nbs/train_world2_generator.ipynb ... -p source shapes-all`. OUT gets
+SRC: the EMA generator (or its checkpoint.pt, for a look during training) of
+`papermill nbs/train_world2_generator.ipynb ... -p source shapes-all`. OUT gets
 weights/shapes-photo.safetensors (SRC's photo slice, float16, what would ship), the source measures of that slice,
 how the judge reads SRC's own sketches and paintings, and NADA / AIR runs of shapes-photo-to-sketch (seed 0) from the
 shipped generator and from the slice, measured by `paired_measures` against each latent's ideal sketch."""
@@ -13,8 +14,7 @@ import numpy as np, torch, torchvision
 from air_nb.core import save_json
 from air_nb.generators import Generator
 from air_nb.shapes import load_judge, load_shapes_clip
-from air_nb.shapes import STYLES
-from air_nb.shapes2 import restrict_source, ideal_images
+from air_nb.shapes2 import restrict_source, ideal_images, world2_code
 from air_nb.world2_metrics import source_measures, paired_measures
 from air_nb.world2_training import save_half, World2Trainer
 
@@ -34,10 +34,7 @@ res = {"photo_slice": source_measures(G_photo, judge, n=a.n, seed=777)}
 log("photo slice", res["photo_slice"])
 # how well the generator itself draws the other styles (its sketch slice against the renders of the same latents)
 for style in ("sketch", "painting"):
-    code = G_all.latent_code.config
-    code = {**code, "categorical": {**code["categorical"], "style": {**code["categorical"]["style"], "allowed": [STYLES.index(style)]}}}
-    Gs = Generator.from_config({**G_all.config, "latent_code": code}); Gs.load_state_dict(G_all.state_dict()); Gs.eval()
-    res[f"{style}_slice"] = source_measures(Gs, judge, n=a.n, seed=777)
+    res[f"{style}_slice"] = source_measures(restrict_source(G_all, world2_code(styles=style)), judge, n=a.n, seed=777)
     log(style, "slice", res[f"{style}_slice"])
 
 z = torch.from_numpy(np.random.RandomState(5).randn(12, 64)).float()
