@@ -46,7 +46,7 @@ def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: in
     from air_nb.shapes import ATTRIBUTES
     from air_nb.shapes2 import change_attributes, latent_attributes, ideal_images, CORNER_LAYOUT
     from air_nb.world2_judge import layout_bins, layout_truth, LAYOUT_BINS
-    from air_nb.world2_metrics import world2_latents
+    from air_nb.world2_metrics import world2_latents, border_l1
     from air_nb.metrics import judge_feature_extractor
     change, layout = set_change(name)
     dev = next(adapted.parameters()).device
@@ -77,6 +77,7 @@ def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: in
     for k, v in _bin_centres(lay).items(): out[f"layout_mean[{k}]"] = float(v.mean())
     out["paired_dist[judge-cosine]"] = float(1 - F.cosine_similarity(torch.cat(f_gen).flatten(1), torch.cat(f_ideal).flatten(1)).mean())
     out["paired_dist[pixel-l1]"] = float((gen - ideal).abs().mean())
+    out["paired_dist[border-l1]"] = border_l1(gen, ideal)
     return out
 
 # %% ../nbs/18b_fewshot_eval.ipynb #b4fd0f41

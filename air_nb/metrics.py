@@ -414,12 +414,13 @@ def shapes_reference(config: dict, n: int, seed: int = 0) -> torch.Tensor:
 def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target: str, n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
     """Measures only the shapes world can give, on the latents of `seed`: preservation of the other attributes against
     each latent's ground truth (not the judge's reading of the source image) and the paired distance of each adapted
-    image to its ideal image (judge-feature cosine and pixel L1), for a run that set `attribute` to `target`."""
+    image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`."""
     from air_nb.world2_metrics import paired_measures
     m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
     out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
     out["preserved[truth:all-others]"] = m["preserved_all_others"]
     out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
+    out["paired_dist[border-l1]"] = m["paired_border_l1"]
     return out
 
 def judge_feature_extractor(judge: nn.Module) -> FeatureExtractor:

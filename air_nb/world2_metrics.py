@@ -17,8 +17,8 @@ from .shapes import ATTRIBUTES, STYLES, load_judge
 from .shapes2 import Z_DIM, latent_attributes, decode_latents, render_attributes, ideal_images, change_attributes
 
 # %% auto #0
-__all__ = ['CLIP_WORLD2_MIN_ACC', 'world2_latents', 'source_measures', 'ideal_sketch_measures', 'paired_measures',
-           'layout_measures', 'clip_check', 'main']
+__all__ = ['CLIP_WORLD2_MIN_ACC', 'world2_latents', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1',
+           'paired_measures', 'layout_measures', 'clip_check', 'main']
 
 # %% ../nbs/08c_world2_metrics.ipynb #b3064e0d
 def _judge_size(judge) -> int: return int(getattr(judge, "config", {}).get("image_size", 64))
@@ -79,6 +79,19 @@ def ideal_sketch_measures(generator, judge=None, n: int = 500, seed: int = 778, 
     return {"n": int(n), "sketch": float(sketch.float().mean()), "shape": float(shape.float().mean()), "color": float(color.float().mean()),
             "all": float((sketch & shape & color).float().mean())}
 
+# %% ../nbs/08c_world2_metrics.ipynb #b0a7d3e1
+def border_mask(resolution: int) -> torch.Tensor:
+    "A `resolution` x `resolution` bool mask of the image border (`resolution // 32` px wide): ground in world-2 images."
+    w = max(1, int(resolution) // 32)
+    m = torch.ones(int(resolution), int(resolution), dtype=torch.bool)
+    m[w:-w, w:-w] = False
+    return m
+
+def border_l1(images: torch.Tensor, ideal: torch.Tensor) -> float:
+    "Mean absolute difference (images in [-1, 1]) between `images` and their `ideal` images on the border only."
+    m = border_mask(images.shape[-1]).to(images.device)
+    return float((images.clamp(-1, 1) - ideal.to(images.device)).abs()[..., m].mean())
+
 # %% ../nbs/08c_world2_metrics.ipynb #644ef91e
 @torch.no_grad()
 def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_size: int = 100, layout: dict | None = None, **change) -> dict:
@@ -102,6 +115,7 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
     out["preserved_all_others"] = float(kept.float().mean())
     out["paired_judge_cosine_distance"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
     out["paired_pixel_l1"] = float((gen.clamp(-1, 1) - ideal).abs().mean())
+    out["paired_border_l1"] = border_l1(gen, ideal)
     return out
 
 # %% ../nbs/08c_world2_metrics.ipynb #af39bee1

@@ -32,7 +32,7 @@ for (s_, k) in sorted(set(zip(df.setting, df.shots)) - done):
                      **run_measures(G0, spec, load_target_images(spec, int(k), 64, 0), judge, lj, n=300, n_reference=500)})
     save_json(src_rows, src_file)
 df_all = pd.concat([df, pd.DataFrame(src_rows)], ignore_index=True)
-main = ["fid[judge]", "ic_dist[judge-features]", "target_share", "preserved[truth:all-others]", "paired_dist[judge-cosine]", "paired_dist[pixel-l1]"]
+main = ["fid[judge]", "ic_dist[judge-features]", "target_share", "preserved[truth:all-others]", "paired_dist[judge-cosine]", "paired_dist[pixel-l1]", "paired_dist[border-l1]"]
 layout = ["layout_within1[source]", "layout_within1[corner]", "layout_mean[x]", "layout_mean[y]", "layout_mean[size]"]
 def to_md(t):
     cols = list(t.columns)

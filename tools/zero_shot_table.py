@@ -33,6 +33,7 @@ COLS = [("target share (judge) ↑", lambda s: f"target_share[judge:{shapes_targ
         ("others preserved, judge before vs after ↑", lambda s: "preserved[judge:all-others]"),
         ("paired distance to the ideal image, judge-feature cosine ↓", lambda s: "paired_dist[judge-cosine]"),
         ("paired distance to the ideal image, pixel L1 ↓", lambda s: "paired_dist[pixel-l1]"),
+        ("paired distance to the ideal image on the ground (2 px image border), pixel L1 ↓", lambda s: "paired_dist[border-l1]"),
         ("FID on judge features vs ideal target images ↓", lambda s: "fid[judge]"),
         ("diversity: intra-dist (judge features, pairwise, K-medoids K = 10) ↑", lambda s: "intra_dist[judge-features,pairwise]")]
 out = []
