@@ -1,0 +1,145 @@
+"""What the `reports/<study>/make.py` scripts share: their command line, Markdown tables, intervals over seeds, the
+README blocks they rewrite, the one-line headline the README generator collects, and the shapes-world zero-shot tables
+that two studies print.
+
+A make.py imports this file with `sys.path.insert(0, <repository>/tools)`; nothing here trains or imports air_nb at
+import time, so `make.py --help` works in a fresh clone before the package is installed."""
+import argparse, json, re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def study_parser(doc: str) -> argparse.ArgumentParser:
+    "The make.py command line: the script's docstring as help and the cheap `--tables` stage every study has."
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tables", action="store_true", help="rebuild the README tables and headline.md from the committed data (no training)")
+    return p
+
+
+def md_table(header, rows) -> str:
+    "A Markdown table from a header and rows of cells (anything `str` can print)."
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+
+def df_table(df) -> str:
+    "A Markdown table of a pandas DataFrame, columns as they are."
+    return md_table(list(df.columns), df.itertuples(index=False))
+
+
+def ci_cell(values, digits: int = 3, show_n: bool = True) -> str:
+    "`mean [95 % percentile bootstrap over seeds] (n=k)`, the mean alone for one seed, '–' for none."
+    import pandas as pd
+    from air_nb.evaluation.metrics import seed_ci
+    v = pd.Series(values, dtype=float).dropna()
+    n = f" (n={len(v)})" if show_n else ""
+    if len(v) == 0: return "–"
+    if len(v) == 1: return f"{v.mean():.{digits}f}{n}"
+    lo, hi = seed_ci(v)
+    return f"{v.mean():.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]{n}"
+
+
+def replace_block(readme: Path, name: str, text: str):
+    """Put `text` between `<!-- make.py: name -->` and `<!-- /make.py: name -->` in `readme` (the prose around it is
+    written by hand; only the block is the script's)."""
+    begin, end = f"<!-- make.py: {name} -->", f"<!-- /make.py: {name} -->"
+    page = readme.read_text()
+    if begin not in page: raise SystemExit(f"{readme} has no {begin} ... {end} block")
+    head, rest = page.split(begin, 1)
+    readme.write_text(f"{head}{begin}\n{text.strip()}\n{end}{rest.split(end, 1)[1]}")
+
+
+def write_headline(folder: Path, text: str):
+    "The study's one-line finding, `headline.md`, which tools/readme.py lists under the README's Results."
+    (Path(folder) / "headline.md").write_text(" ".join(text.split()) + "\n")
+    print("headline:", text)
+
+
+def relative_run(run: str, sweep_name: str) -> str:
+    "A run folder as a path relative to the sweep's output folder `sweep_name` (e.g. `shapes-red-to-blue/air-s0`)."
+    parts = Path(run).parts
+    return "/".join(parts[parts.index(sweep_name) + 1:]) if sweep_name in parts else str(run)
+
+
+def _flatten(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in doc.items():
+        if isinstance(v, dict): out.update(_flatten(v, f"{prefix}{k}."))
+        else: out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, list) else v
+    return out
+
+
+def condense_configs(configs: Path):
+    """One row per run folder under `configs` (its `config.json` and `timings.json`): the run (relative to `configs`),
+    the config fields that differ between the runs, and the training seconds. The copied folders can then go."""
+    import pandas as pd
+    rows = []
+    for cfg in sorted(Path(configs).rglob("config.json")):
+        doc = _flatten(json.loads(cfg.read_text()))
+        t = json.loads((cfg.parent / "timings.json").read_text()) if (cfg.parent / "timings.json").exists() else {}
+        rows.append({"run": cfg.parent.relative_to(configs).as_posix(), **doc,
+                     "train_seconds_per_iteration": t.get("train_seconds_per_iteration"), "total_seconds": t.get("total_seconds")})
+    df = pd.DataFrame(rows).drop(columns=["run.out_dir", "run.notes"], errors="ignore")
+    varies = [c for c in df.columns if c == "run" or df[c].map(str).nunique() > 1]
+    return df[varies]
+
+
+# The shapes-world zero-shot studies (shapes_benchmark, zero_shot_comparison) print the same blocks: one per measure,
+# settings as rows, methods as columns, like the AIR paper's Table 1.
+ZERO_SHOT_MEASURES = [
+    ("target share (judge) ↑", "target_share[judge:{attr}]"),
+    ("others preserved against the ground truth ↑", "preserved[truth:all-others]"),
+    ("others preserved, judge before vs after ↑", "preserved[judge:all-others]"),
+    ("paired distance to the ideal image, judge-feature cosine ↓", "paired_dist[judge-cosine]"),
+    ("paired distance to the ideal image, pixel L1 ↓", "paired_dist[pixel-l1]"),
+    ("paired distance to the ideal image on the ground (2 px image border), pixel L1 ↓", "paired_dist[border-l1]"),
+    ("FID on judge features vs ideal target images ↓", "fid[judge]"),
+    ("diversity: intra-dist (judge features, pairwise, K-medoids K = 10) ↑", "intra_dist[judge-features,pairwise]")]
+SETTING_ATTRIBUTE = {"shapes-photo-to-sketch": "style", "shapes-photo-to-painting": "style",
+                     "shapes-red-to-blue": "color", "shapes-circle-to-square": "shape"}
+
+
+def zero_shot_tables(metrics, source) -> str:
+    """The Table-1 blocks from a study's metrics.csv (one row per run) and source_metrics.csv (the unadapted source
+    generator of each setting on the same latents); mean over seeds [95 % bootstrap interval] (n seeds)."""
+    df = metrics.assign(setting=metrics["setting"].str.split(":").str[0])
+    order = ["nada", "ipl", "svl", "air"]
+    methods = [m for m in order if m in set(df.method)] + sorted(set(df.method) - set(order))
+    src = source.set_index("setting")
+    out = []
+    for title, column in ZERO_SHOT_MEASURES:
+        rows = []
+        for s in sorted(set(df.setting)):
+            key = column.format(attr=SETTING_ATTRIBUTE[s])
+            v0 = src.loc[s].get(key) if s in src.index else None
+            cells = [f"{v0:.3f}" if v0 is not None and v0 == v0 else "–"]
+            cells += [ci_cell(df[(df.setting == s) & (df.method == m)].get(key, [])) for m in methods]
+            rows.append([s, *cells])
+        out += [f"**{title}**", "", md_table(["setting", "source", *(m.upper() for m in methods)], rows), ""]
+    return "\n".join(out)
+
+
+def zero_shot_source_measures(settings, n: int = 500):
+    """The unadapted source generator of each setting, measured like the runs (ground truth and judge, latents of
+    seed 0): the 'source' column of the zero-shot tables."""
+    import pandas as pd
+    from air_nb.evaluation.metrics import truth_measures, judge_predictions, shapes_target
+    from air_nb.models.generators import load_generator
+    from air_nb.shapes.world1 import ATTRIBUTES, load_judge
+    from air_nb.training.trainer import PRESETS
+    judge, rows = load_judge(), []
+    for s in settings:
+        attr, i = shapes_target(dict(PRESETS[s]))
+        G = load_generator(PRESETS[s]["generator"])
+        m = truth_measures(G, judge, attr, ATTRIBUTES[attr][i], n, seed=0)
+        m[f"target_share[judge:{attr}]"] = float((judge_predictions(judge, G, n, seed=0)[attr] == i).float().mean())
+        rows.append({"setting": s, **m})
+    return pd.DataFrame(rows)
+
+
+def number(text: str, pattern: str) -> float:
+    "The first number that `pattern` (a regex with one group) finds in `text`; used to read figures out of generated pages."
+    m = re.search(pattern, text)
+    if not m: raise SystemExit(f"not found: {pattern}")
+    return float(m.group(1))
