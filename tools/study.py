@@ -143,3 +143,23 @@ def number(text: str, pattern: str) -> float:
     m = re.search(pattern, text)
     if not m: raise SystemExit(f"not found: {pattern}")
     return float(m.group(1))
+
+
+def shell(*cmd):
+    "Run one command of a study's long stage from the repository root, stopping the stage if it fails."
+    import subprocess
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def evaluate_runs_into(folder: Path, runs_dir: Path, n: int = 500):
+    """`nbs/evaluate.ipynb` on every run under `runs_dir` (metrics.csv and the sample grids into the study `folder`; the
+    executed notebook is not kept), then the run paths made relative and each run's config condensed into the CSV."""
+    import tempfile, pandas as pd
+    with tempfile.TemporaryDirectory() as tmp:
+        shell("papermill", "nbs/evaluate.ipynb", Path(tmp) / "evaluate.ipynb", "-p", "runs", runs_dir, "-p", "out_dir", folder,
+              "-p", "n_samples", n, "-p", "n_diversity", 300, "-p", "n_judge", n)
+    m = pd.read_csv(folder / "metrics.csv")
+    m["run"] = [Path(r).resolve().relative_to(Path(runs_dir).resolve()).as_posix() for r in m.run]
+    configs = condense_configs(runs_dir).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
+    m.merge(configs, on="run", how="left").to_csv(folder / "metrics.csv", index=False)
