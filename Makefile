@@ -53,7 +53,7 @@ test: setup
 	$(PY) tests/summary.py .pytest-report.xml $$rc; exit $$rc
 
 bench: setup
-	$(PY) -m air_nb.bench
+	$(PY) -m air_nb.scale.bench
 
 # JupyterLab on the notebooks (installed by the set-up's dev extra); LAB_ARGS e.g. "--no-browser --port 8890".
 # Jupyter refuses to run as root without --allow-root (containers often are root).

@@ -11,8 +11,8 @@ requirements = [
     "torch>=2.1", "torchvision>=0.16", "open_clip_torch>=2.24,<4", "safetensors>=0.4",
     "numpy", "pillow", "tqdm", "matplotlib", "seaborn", "pandas", "scipy",
     "ipywidgets", "papermill>=2.5", "pyyaml", "ray>=2.9", "ipykernel", "torchmetrics>=1.4", "kmedoids>=0.5", "torch-fidelity>=0.3",
-    "opencv-python-headless",   # Farneback optical flow of ASC (air_nb.asc)
-    "diffusers==0.42.1", "peft==0.21.2",   # the diffusion generator (air_nb.diffusion): UNet2DModel, DPM-Solver++, LoRA
+    "opencv-python-headless",   # Farneback optical flow of ASC (air_nb.methods.asc)
+    "diffusers==0.42.1", "peft==0.21.2",   # the diffusion generator (air_nb.models.diffusion): UNet2DModel, DPM-Solver++, LoRA
 ]
 # nbdev 3 refuses settings.ini: nbdev 2 is pinned with the fastcore/execnb releases it works with.
 dev_requirements = [

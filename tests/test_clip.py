@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import open_clip
-from air_nb.clip import (load_clip, register_clip_config, find_clip_weights, clip_weight_candidates, weight_source,
+from air_nb.clip.models import (load_clip, register_clip_config, find_clip_weights, clip_weight_candidates, weight_source,
                          encode_token_embeddings, prompt_token_embeddings, tiny_random_clip)
-from air_nb.core import ConfigError, MissingWeightsError
+from air_nb.core.base import ConfigError, MissingWeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_offline_cli_message(tmp_path):
     "`python -c 'load_clip()'` offline: non-zero exit, one clear message, no hub retries."
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "AIR_NB_WEIGHTS": str(tmp_path / "w"), "HF_HUB_CACHE": str(tmp_path / "hf")}
     t0 = time.time()
-    res = subprocess.run([sys.executable, "-c", "from air_nb.clip import load_clip; load_clip()"],
+    res = subprocess.run([sys.executable, "-c", "from air_nb.clip.models import load_clip; load_clip()"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     elapsed = time.time() - t0
     assert res.returncode != 0
@@ -230,7 +230,7 @@ def test_bare_file_name_found_in_weights_dir(isolated_caches, no_network):
 
 def test_found_in_open_clip_url_cache(isolated_caches, fake_vit_b32, no_network, tmp_path, monkeypatch):
     "OpenAI's URL download (`~/.cache/clip/ViT-B-32.pt`), here a plain state dict under that name in a temp folder."
-    import air_nb.clip as clip_mod
+    import air_nb.clip.models as clip_mod
     path, sd = fake_vit_b32
     url_cache = tmp_path / "clip_url_cache"; url_cache.mkdir()
     monkeypatch.setattr(clip_mod, "_OPEN_CLIP_URL_CACHE", url_cache)
@@ -255,8 +255,8 @@ def test_tiny_random_by_name_is_tiny_random_clip(no_network):
 
 
 def test_shapes_by_name_is_the_shapes_clip(no_network):
-    from air_nb.core import find_weights
-    from air_nb.shapes import load_shapes_clip, SHAPES_CLIP_FILE
+    from air_nb.core.base import find_weights
+    from air_nb.shapes.world1 import load_shapes_clip, SHAPES_CLIP_FILE
     if find_weights(SHAPES_CLIP_FILE) is None: pytest.skip("the shapes-world CLIP is not in the package")
     a, b = load_clip("shapes", "openai", device="cpu"), load_shapes_clip("cpu")
     sa, sb = _state(a), _state(b)
@@ -264,10 +264,10 @@ def test_shapes_by_name_is_the_shapes_clip(no_network):
 
 
 def test_clip_and_losses_import_without_each_other_loops():
-    "air_nb.clip does not import air_nb.shapes until 'shapes' is asked for; air_nb.losses no longer imports air_nb.clip."
-    code = ("import sys, air_nb.losses; assert 'air_nb.clip' not in sys.modules; "
-            "import air_nb.clip; assert 'air_nb.shapes' not in sys.modules; "
-            "from air_nb.clip import tiny_random_clip; assert tiny_random_clip is air_nb.clip.tiny_random_clip")
+    "air_nb.clip.models does not import air_nb.shapes.world1 until 'shapes' is asked for; air_nb.methods.losses no longer imports air_nb.clip.models."
+    code = ("import sys, air_nb.methods.losses; assert 'air_nb.clip.models' not in sys.modules; "
+            "import air_nb.clip.models; assert 'air_nb.shapes.world1' not in sys.modules; "
+            "from air_nb.clip.models import tiny_random_clip; assert tiny_random_clip is air_nb.clip.models.tiny_random_clip")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 

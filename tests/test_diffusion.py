@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from air_nb.core import find_weights
-from air_nb.clip import tiny_random_clip
-from air_nb.diffusion import DiffusionGenerator, build_unet, SHAPES_DIFFUSION_FILE
-from air_nb.generators import Generator, load_generator
-from air_nb.trainer import adapt, make_config, PRESETS, DIFFUSION_PAPER_SETTINGS
-from air_nb import runs
+from air_nb.core.base import find_weights
+from air_nb.clip.models import tiny_random_clip
+from air_nb.models.diffusion import DiffusionGenerator, build_unet, SHAPES_DIFFUSION_FILE
+from air_nb.models.generators import Generator, load_generator
+from air_nb.training.trainer import adapt, make_config, PRESETS, DIFFUSION_PAPER_SETTINGS
+from air_nb.training import runs
 
 from helpers import run_papermill
 
@@ -70,7 +70,7 @@ def test_nada_skips_layer_selection_on_a_unet(tmp_path):
 
 
 def test_generator_options_are_checked():
-    from air_nb.core import ConfigError
+    from air_nb.core.base import ConfigError
     with pytest.raises(ConfigError, match="unknown generator option"):
         adapt(generator=tiny_diffusion(), clip=tiny_random_clip(), method="nada", generator_options={"rank": 3}, **{**SETTING, "iterations": 1})
     r = adapt(generator=tiny_diffusion(), clip=tiny_random_clip(), method="nada", generator_options={"lora_rank": 3, "steps": 4},
@@ -88,7 +88,7 @@ def test_paper_diffusion_presets_resolve(name):
 
 
 def test_p2_preset_missing_weights_say_where(tmp_path, monkeypatch):
-    from air_nb.core import MissingWeightsError
+    from air_nb.core.base import MissingWeightsError
     monkeypatch.setenv("AIR_NB_WEIGHTS", str(tmp_path))
     with pytest.raises(MissingWeightsError, match="P2"): load_generator("ffhq-p2")
 

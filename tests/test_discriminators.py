@@ -1,7 +1,7 @@
 """Discriminators: exact match with the original StyleGAN2 implementations (fixtures), safe loading, failure messages.
 
 The fixtures in tests/fixtures/discriminators/ were made by running NVlabs' and rosinality's own code on small
-random-weight discriminators (see "How the test fixtures were made" in nbs/04d_discriminators.ipynb)."""
+random-weight discriminators (see "How the test fixtures were made" in nbs/01d_discriminators.ipynb)."""
 import os, pickle
 from pathlib import Path
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from air_nb.checkpoints import CheckpointError, UnsafePickleError, read_nvlabs_pickle, write_nvlabs_pickle
-from air_nb.core import ConfigError, MissingWeightsError
-from air_nb.discriminators import (StyleGAN2Discriminator, load_discriminator, load_nvlabs_discriminator,
+from air_nb.models.checkpoints import CheckpointError, UnsafePickleError, read_nvlabs_pickle, write_nvlabs_pickle
+from air_nb.core.base import ConfigError, MissingWeightsError
+from air_nb.models.discriminators import (StyleGAN2Discriminator, load_discriminator, load_nvlabs_discriminator,
                                    load_rosinality_discriminator, r1_penalty)
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "discriminators"

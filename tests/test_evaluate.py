@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from air_nb.core import save_json, to_uint8
-from air_nb.stylegan2 import StyleGAN2Generator
+from air_nb.core.base import save_json, to_uint8
+from air_nb.models.stylegan2 import StyleGAN2Generator
 
 from helpers import run_papermill
 

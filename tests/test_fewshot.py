@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from air_nb.core import ConfigError
-from air_nb.generators import Generator
-from air_nb.clip import tiny_random_clip
-from air_nb.trainer import adapt, make_config
-from air_nb.idc import idc_loss, pairwise_similarities
-from air_nb.asc import pair_similarities, asc_loss, bilinear_at, sample_positions, farneback_flow, sobel_importance
-from air_nb.rssa import self_correlation_loss
-from air_nb.freezed import load_target_images
+from air_nb.core.base import ConfigError
+from air_nb.models.generators import Generator
+from air_nb.clip.models import tiny_random_clip
+from air_nb.training.trainer import adapt, make_config
+from air_nb.methods.idc import idc_loss, pairwise_similarities
+from air_nb.methods.asc import pair_similarities, asc_loss, bilinear_at, sample_positions, farneback_flow, sobel_importance
+from air_nb.methods.rssa import self_correlation_loss
+from air_nb.methods.freezed import load_target_images
 
 
 def kl_rows_loop(p_logits, q_logits):
@@ -174,7 +174,7 @@ def test_phases_anchors_and_lazy_r1():
 
 
 def test_freezed_keeps_frozen_layers():
-    from air_nb.trainer import Trainer
+    from air_nb.training.trainer import Trainer
     cfg = make_config(method="freezed", generator="in-memory", **{k: v for k, v in FEW.items() if k not in ("anchor_every", "iterations")},
                       freeze_layers=4, iterations=3)
     tr = Trainer(cfg, tiny_random_clip(), tiny_generator(), progress=False)
@@ -243,9 +243,9 @@ def test_fewshot_notebook_bad_inputs_stop_early(tmp_path):
 
 # ---------------------------------------------------------------- world-2 presets, source discriminator, IDC's details
 def test_world2_presets_and_grid():
-    from air_nb.trainer import PRESETS, FEWSHOT_SETTINGS
-    from air_nb.sweep import GRIDS
-    from air_nb.shapes2 import FEW_SHOT_TARGETS
+    from air_nb.training.trainer import PRESETS, FEWSHOT_SETTINGS
+    from air_nb.scale.sweep import GRIDS
+    from air_nb.shapes.world2 import FEW_SHOT_TARGETS
     for stem, s in FEWSHOT_SETTINGS.items():
         for k in (5, 10):
             cfg = make_config(preset=f"{stem}-{k}shot")
@@ -262,9 +262,9 @@ def test_world2_presets_and_grid():
 
 
 def test_methods_start_from_the_shipped_discriminator():
-    from air_nb.trainer import Trainer
-    from air_nb.core import find_weights
-    from air_nb.world2_training import load_discriminator
+    from air_nb.training.trainer import Trainer
+    from air_nb.core.base import find_weights
+    from air_nb.shapes.training import load_discriminator
     shipped = load_discriminator(find_weights("shapes-circle-discriminator.safetensors")).state_dict()
     def d_state(**kw):
         tr = Trainer(make_config(preset="shapes-circle-to-star-5shot", method="idc", iterations=1, n_samples=2, **kw), progress=False)
@@ -279,7 +279,7 @@ def test_methods_start_from_the_shipped_discriminator():
 
 def test_path_length_penalty_against_a_written_out_jacobian():
     "pl = (|J^T y| - a)^2 with J = d img / d w+, y the noise / sqrt(HW), a = 0.01 * mean length at the first call (a_0 = 0)."
-    from air_nb.trainer import Trainer
+    from air_nb.training.trainer import Trainer
     cfg = make_config(generator="in-memory", method="freezed", **{k: v for k, v in FEW.items() if k != "anchor_every"})
     tr = Trainer(cfg, tiny_random_clip(), tiny_generator(), progress=False); tr.resume = False; tr.setup()
     m = tr.method
@@ -302,8 +302,8 @@ def test_path_length_penalty_against_a_written_out_jacobian():
 
 # ---------------------------------------------------------------- the seed paper's Table 1 (FFHQ 256 px, IDC's sets)
 def test_paper_fewshot_presets_and_grid():
-    from air_nb.trainer import PRESETS, PAPER_FEWSHOT_DOMAINS
-    from air_nb.sweep import GRIDS
+    from air_nb.training.trainer import PRESETS, PAPER_FEWSHOT_DOMAINS
+    from air_nb.scale.sweep import GRIDS
     for d in PAPER_FEWSHOT_DOMAINS:
         for k in (10, 5):
             for method in ("freezed", "idc", "rssa", "asc"):
@@ -320,9 +320,9 @@ def test_paper_fewshot_presets_and_grid():
 def test_paper_discriminator_is_read_from_the_generator_checkpoint(tmp_path, monkeypatch):
     "discriminator='source' for a preset whose official checkpoint holds D: the rosinality `d` of that file, loaded exactly."
     import shutil
-    from air_nb.freezed import resolve_discriminator, _read_discriminator
-    from air_nb.discriminators import load_rosinality_discriminator
-    from air_nb.core import MissingWeightsError
+    from air_nb.methods.freezed import resolve_discriminator, _read_discriminator
+    from air_nb.models.discriminators import load_rosinality_discriminator
+    from air_nb.core.base import MissingWeightsError
     monkeypatch.setenv("AIR_NB_WEIGHTS", str(tmp_path))
     with pytest.raises(MissingWeightsError, match="ffhq-256-idc.pt"):
         resolve_discriminator("source", "ffhq-256-idc")

@@ -1,7 +1,7 @@
 """Generators: exact match with the original StyleGAN2 implementations (fixtures), safe loading, failure messages.
 
 The fixtures in tests/fixtures/generators/ were made by running NVlabs' and rosinality's own code on small
-random-weight models (see "How the test fixtures were made" in nbs/04c_checkpoints.ipynb)."""
+random-weight models (see "How the test fixtures were made" in nbs/01c_checkpoints.ipynb)."""
 import io, os, pickle, shutil
 from pathlib import Path
 
@@ -10,12 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import air_nb.dcgan as dcgan
-from air_nb.core import ConfigError, MissingWeightsError
-from air_nb.generators import CheckpointError, Generator, load_generator, sample_latents, GENERATOR_PRESETS
-from air_nb.stylegan2 import StyleGAN2Generator
-from air_nb.dcgan import DCGANGenerator
-from air_nb.checkpoints import (UnsafePickleError, load_nvlabs_pkl, load_rosinality_pt, read_nvlabs_pickle, to_rosinality,
+import air_nb.models.dcgan as dcgan
+from air_nb.core.base import ConfigError, MissingWeightsError
+from air_nb.models.generators import CheckpointError, Generator, load_generator, sample_latents, GENERATOR_PRESETS
+from air_nb.models.stylegan2 import StyleGAN2Generator
+from air_nb.models.dcgan import DCGANGenerator
+from air_nb.models.checkpoints import (UnsafePickleError, load_nvlabs_pkl, load_rosinality_pt, read_nvlabs_pickle, to_rosinality,
                                 write_nvlabs_pickle)
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "generators"
@@ -199,7 +199,7 @@ def test_preset_found_in_weights_dir(tmp_path):
 
 
 def test_shapes_presets_point_to_training_notebook(monkeypatch, tmp_path):
-    import air_nb.core as core
+    import air_nb.core.base as core
     monkeypatch.setattr(core, "PACKAGE_WEIGHTS", tmp_path / "empty")
     for name in ("shapes-photo", "shapes-red"):
         with pytest.raises(MissingWeightsError, match="train_world2_generator.ipynb"):
@@ -358,8 +358,8 @@ def test_sample_z_is_sample_latents():
 
 
 def test_generators_imports_no_concrete_architecture():
-    "air_nb.generators imports neither StyleGAN2 nor the DCGAN nor the checkpoint readers; it builds them by name on demand."
+    "air_nb.models.generators imports neither StyleGAN2 nor the DCGAN nor the checkpoint readers; it builds them by name on demand."
     import subprocess, sys
-    code = ("import sys, air_nb.generators as g; assert not {'air_nb.stylegan2', 'air_nb.dcgan', 'air_nb.checkpoints'} & set(sys.modules); "
+    code = ("import sys, air_nb.models.generators as g; assert not {'air_nb.models.stylegan2', 'air_nb.models.dcgan', 'air_nb.models.checkpoints'} & set(sys.modules); "
             "assert g.Generator.from_config({'arch': 'dcgan', 'z_dim': 4, 'ngf': 2}).arch == 'dcgan'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from air_nb.core import ConfigError, MissingWeightsError
-from air_nb.guided_diffusion import (ADM_PRESETS, P2_FLAGS, adm_preset_path, create_adm, load_guided_diffusion, random_state_dict,
+from air_nb.core.base import ConfigError, MissingWeightsError
+from air_nb.models.guided_diffusion import (ADM_PRESETS, P2_FLAGS, adm_preset_path, create_adm, load_guided_diffusion, random_state_dict,
                                      read_state_dict)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "guided_diffusion"

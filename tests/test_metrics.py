@@ -1,4 +1,4 @@
-"""air_nb.metrics: failure messages, weight look-up, exact values on hand-computed cases, and the run-folder evaluation
+"""air_nb.evaluation.metrics: failure messages, weight look-up, exact values on hand-computed cases, and the run-folder evaluation
 with stand-ins for the models that are not on this machine (judge, source generator)."""
 import json
 from pathlib import Path
@@ -10,10 +10,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import linalg
 
-from air_nb import metrics as M, runs
-from air_nb.generators import load_generator
-from air_nb.core import ConfigError, MissingWeightsError, save_json
-from air_nb.stylegan2 import StyleGAN2Generator
+from air_nb.evaluation import metrics as M; from air_nb.training import runs
+from air_nb.models.generators import load_generator
+from air_nb.core.base import ConfigError, MissingWeightsError, save_json
+from air_nb.models.stylegan2 import StyleGAN2Generator
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ class StandInJudge(nn.Module):
 
 
 def test_evaluate_runs_shapes_world_with_stand_ins(tmp_path, monkeypatch, empty_weights):
-    from air_nb import shapes
+    from air_nb.shapes.world1 import world1 as shapes
     monkeypatch.setattr(M, "load_judge", lambda device="cpu": StandInJudge())
     source = tiny_stylegan(seed=9, resolution=32)  # the judge sees 64 px: images are resized for it
     monkeypatch.setattr(M, "_load_source_generator", lambda config, device: source)
@@ -200,10 +200,10 @@ def test_evaluate_runs_without_clip_weights_notes_it(tmp_path, empty_weights):
 
 def test_evaluate_runs_on_a_real_adaptation_run_folder(tmp_path, empty_weights):
     "A run folder written by the trainer (faces DCGAN or a random DCGAN, tiny random CLIP): the run's own CLIP is used."
-    from air_nb import trainer as adapt_mod
-    from air_nb.generators import Generator, load_generator
-    from air_nb.dcgan import faces_dcgan_weights_path
-    from air_nb.clip import tiny_random_clip
+    from air_nb.training import trainer as adapt_mod
+    from air_nb.models.generators import Generator, load_generator
+    from air_nb.models.dcgan import faces_dcgan_weights_path
+    from air_nb.clip.models import tiny_random_clip
     G0 = load_generator("faces-dcgan") if faces_dcgan_weights_path() else Generator.from_config({"arch": "dcgan"})
     for meth in ("nada", "air"):
         adapt_mod.adapt(generator=G0, clip=tiny_random_clip(), source="photo", target="sketch", clip_model="tiny-random", method=meth,

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 import open_clip
-from air_nb.core import ConfigError
-from air_nb.clip import load_clip
-from air_nb.misalignment import (as_labelled_images, class_image_embeddings, class_text_embeddings, offset_misalignment,
+from air_nb.core.base import ConfigError
+from air_nb.clip.models import load_clip
+from air_nb.evaluation.misalignment import (as_labelled_images, class_image_embeddings, class_text_embeddings, offset_misalignment,
                                  pair_study, template_misalignment, concept_distance)
 
 from helpers import run_papermill
@@ -29,7 +29,7 @@ CLASSES = [("circle", "red", "photo"), ("star", "blue", "sketch"), ("heart", "gr
 def image_folder(tmp_path_factory):
     "An ImageFolder of 4 classes x 3 shapes-world renders (random images if the renderer is absent), class folder = colour_shape."
     root = tmp_path_factory.mktemp("folder")
-    try: from air_nb.shapes import render
+    try: from air_nb.shapes.world1 import render
     except ImportError: render = None
     rng = np.random.default_rng(0)
     for shape, color, style in CLASSES:
@@ -126,7 +126,7 @@ def test_cifar_like_dataset_object():
 
 
 def _tiny_clip():
-    from air_nb.clip import register_clip_config
+    from air_nb.clip.models import register_clip_config
     register_clip_config("air-nb-tiny-misalignment-test", {
         "embed_dim": 16, "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
         "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}})

@@ -1,6 +1,6 @@
 """nbs/playground.ipynb (the live widget notebook) runs headless under papermill and writes a run folder."""
 from helpers import run_papermill
-from air_nb import runs
+from air_nb.training import runs
 
 
 def test_playground_autorun(tmp_path):

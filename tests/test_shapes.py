@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from air_nb.core import ConfigError, MissingWeightsError
-from air_nb import shapes
+from air_nb.core.base import ConfigError, MissingWeightsError
+from air_nb.shapes.world1 import world1 as shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"

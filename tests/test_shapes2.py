@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from air_nb.core import ConfigError
-from air_nb.generators import Generator
-from air_nb.stylegan2 import StyleGAN2Generator
-from air_nb.shapes2 import latent_attributes, ideal_images, few_shot_set, FEW_SHOT_TARGETS, source_code, SHAPES
+from air_nb.core.base import ConfigError
+from air_nb.models.generators import Generator
+from air_nb.models.stylegan2 import StyleGAN2Generator
+from air_nb.shapes.world2 import latent_attributes, ideal_images, few_shot_set, FEW_SHOT_TARGETS, source_code, SHAPES
 from helpers import run_papermill
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +56,8 @@ def test_few_shot_sets(name):
 
 
 def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
-    from air_nb.world2_metrics import main
-    from air_nb.world2_training import save_half
+    from air_nb.shapes.measures import main
+    from air_nb.shapes.training import save_half
     G = StyleGAN2Generator(32, z_dim=64, w_dim=16, n_mapping=1, channel_base=128, channel_max=16, latent_code=source_code("shapes-red"))
     save_half(G, tmp_path / "g.safetensors")
     res = main([str(tmp_path / "g.safetensors"), "--n", "40", "--n-sketch", "20", "--out", str(tmp_path / "m.json")])
@@ -68,8 +68,8 @@ def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
 
 @pytest.mark.parametrize("name", ["shapes-photo", "shapes-red", "shapes-circle"])
 def test_shipped_world2_sources(name):
-    from air_nb.core import PACKAGE_WEIGHTS, MissingWeightsError
-    from air_nb.shapes2 import load_world2_generator
+    from air_nb.core.base import PACKAGE_WEIGHTS, MissingWeightsError
+    from air_nb.shapes.world2 import load_world2_generator
     if not (PACKAGE_WEIGHTS / "shapes-photo.safetensors").exists(): pytest.skip("shapes-photo not shipped yet")
     G = load_world2_generator(name)
     z = G.sample_z(8, seed=0)
@@ -80,9 +80,9 @@ def test_shipped_world2_sources(name):
 
 
 def test_shipped_world2_judge_and_discriminators():
-    from air_nb.core import PACKAGE_WEIGHTS
-    from air_nb.world2_training import load_discriminator
-    from air_nb.world2_judge import load_layout_judge, LAYOUT_BINS
+    from air_nb.core.base import PACKAGE_WEIGHTS
+    from air_nb.shapes.training import load_discriminator
+    from air_nb.shapes.judge import load_layout_judge, LAYOUT_BINS
     x = few_shot_set("photo-corner", 4, seed=0, n_reference=1).shots
     if (PACKAGE_WEIGHTS / "shapes-layout-judge.safetensors").exists():
         p = load_layout_judge().predict(x)

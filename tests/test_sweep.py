@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from air_nb import runs
-from air_nb.sweep import run_sweep
+from air_nb.training import runs
+from air_nb.scale.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,24 +24,24 @@ def test_a_two_job_shapes_grid_on_local_ray(tmp_path):
 
 def test_cli_dry_run_and_bad_params(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ok = subprocess.run([sys.executable, "-m", "air_nb.sweep", "--grid", "shapes-zero-shot", "--methods", "nada", "air", "--seeds", "0",
+    ok = subprocess.run([sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-zero-shot", "--methods", "nada", "air", "--seeds", "0",
                          "--out", str(tmp_path), "--dry-run"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert ok.stdout.count("pending") == 8
-    bad = subprocess.run([sys.executable, "-m", "air_nb.sweep", "--settings", "x", "--methods", "nada", "--seeds", "0", "--out", str(tmp_path),
+    bad = subprocess.run([sys.executable, "-m", "air_nb.scale.sweep", "--settings", "x", "--methods", "nada", "--seeds", "0", "--out", str(tmp_path),
                           "--param", "iterations"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
 
 
 def test_few_shot_grid_dry_run_and_its_evaluator(tmp_path):
     "The world-2 few-shot grid: 5 settings x 4 methods x 3 seeds through fewshot.ipynb; its evaluator collects metrics.json rows."
-    from air_nb.sweep import GRIDS, sweep_jobs
-    from air_nb.fewshot_eval import evaluate_sweep
-    from air_nb.core import ConfigError
+    from air_nb.scale.sweep import GRIDS, sweep_jobs
+    from air_nb.evaluation.fewshot import evaluate_sweep
+    from air_nb.core.base import ConfigError
     g = GRIDS["shapes-few-shot"]
     jobs = sweep_jobs(g["settings"], g["methods"], g["seeds"], tmp_path)
     assert len(jobs) == 60 and all(j.params["n_eval"] == 300 for j in jobs)
-    assert g["notebook"] == "fewshot.ipynb" and g["evaluator"] == "air_nb.fewshot_eval:evaluate_sweep"
+    assert g["notebook"] == "fewshot.ipynb" and g["evaluator"] == "air_nb.evaluation.fewshot:evaluate_sweep"
     with pytest.raises(ConfigError, match="No run folder"):
         evaluate_sweep(tmp_path)
     run = tmp_path / "shapes-photo-to-corner-10shot" / "asc-s0"

@@ -50,13 +50,13 @@ def test_shapes_acceptance_photo_to_sketch(tmp_path):
     independent judge on the same latents before and after. Measured with seed 0 on 500 of these latents with the
     judge retrained with fading (2026-12-01): sketch 0.01 -> 0.80, colour kept 0.80, shape kept 0.54 with 2 threads
     (0.80, 0.86, 0.51 with one, as the tests run it; NADA: 0.87, 0.88, 0.55); seeds 1 and 2 reach sketch only 0.62
-    and 0.30 (nbs/07_adapt, "What the shapes world says about preservation"). The bounds leave room for thread-level noise and fail on a run that does not adapt (sketch ~0) or
+    and 0.30 (nbs/04a_trainer, "What the shapes world says about preservation"). The bounds leave room for thread-level noise and fail on a run that does not adapt (sketch ~0) or
     collapses (colour kept ~0.1-0.2 in the collapsed runs we saw). Shape is bounded loosely: a third of the source
     generator's samples have no clear shape."""
     import torch
-    from air_nb.generators import load_generator
-    from air_nb.metrics import judge_predictions
-    from air_nb.shapes import load_judge, STYLES
+    from air_nb.models.generators import load_generator
+    from air_nb.evaluation.metrics import judge_predictions
+    from air_nb.shapes.world1 import load_judge, STYLES
     res = papermill(tmp_path / "out.ipynb", tmp_path, preset="shapes-photo-to-sketch", method="air", out_dir=tmp_path / "run")
     assert res.returncode == 0, res.stderr[-4000:]
     judge = load_judge()

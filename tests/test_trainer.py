@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from air_nb.core import ConfigError, load_json
-from air_nb.generators import Generator, load_generator
-from air_nb.clip import tiny_random_clip
-from air_nb.losses import global_clip_loss
-from air_nb.trainer import adapt, AdaptationDiverged, make_config, fields_for, PRESETS, Method, METHODS, Trainer, register_method
-from air_nb import runs
+from air_nb.core.base import ConfigError, load_json
+from air_nb.models.generators import Generator, load_generator
+from air_nb.clip.models import tiny_random_clip
+from air_nb.methods.losses import global_clip_loss
+from air_nb.training.trainer import adapt, AdaptationDiverged, make_config, fields_for, PRESETS, Method, METHODS, Trainer, register_method
+from air_nb.training import runs
 
 TESTS = Path(__file__).resolve().parent
 
@@ -152,8 +152,8 @@ def test_direction_cos_is_the_cosine_of_the_adaptive_and_global_directions(tmp_p
     """With no prompt-learning steps the first anchor's prompt is the initial one at progress t/T, so its logged
     direction_cos can be recomputed from outside the loop."""
     import torch.nn.functional as F
-    from air_nb.clip import text_direction, text_features, SINGLE_TEMPLATE
-    from air_nb.prompt import AnchorPrompt
+    from air_nb.clip.models import text_direction, text_features, SINGLE_TEMPLATE
+    from air_nb.methods.prompt import AnchorPrompt
     clip = tiny_random_clip()
     r = run(tmp_path / "run", clip=clip, prompt_steps=0)
     first = r.prompts[0]
@@ -294,8 +294,8 @@ def test_a_registered_toy_method_runs_and_resumes(tmp_path):
 
 
 def test_step_and_hooks_are_short():
-    from air_nb.nada import Nada
-    from air_nb.air import Air
+    from air_nb.methods.nada import Nada
+    from air_nb.methods.air import Air
     hooks = ["setup", "parameters", "before_step", "losses", "after_step", "log", "state_dict", "load_state_dict", "artifacts",
              "reference_images", "extra_terms", "refresh_anchor"]
     long = {f"{cls.__name__}.{h}": n for cls in (Nada, Air) for h in hooks if hasattr(cls, h)
@@ -319,7 +319,7 @@ def test_flat_overrides_are_routed_and_checked():
 
 
 def test_old_run_folders_load_and_cannot_be_resumed(tmp_path):
-    from air_nb.trainer import config_from_run
+    from air_nb.training.trainer import config_from_run
     old = TESTS / "fixtures" / "format1_run"   # config.json of a world-1 benchmark run (format 1, before the redesign)
     cfg = config_from_run(old)
     assert (cfg.run.method, cfg.run.world, cfg.run.attribute, cfg.run.target) == ("nada", "shapes", "color", "blue")

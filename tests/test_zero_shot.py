@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from air_nb.core import ConfigError
-from air_nb.clip import tiny_random_clip
-from air_nb.generators import Generator, load_generator
-from air_nb.trainer import adapt, make_config, PRESETS, PAPER_SETTINGS
-from air_nb import runs
+from air_nb.core.base import ConfigError
+from air_nb.clip.models import tiny_random_clip
+from air_nb.models.generators import Generator, load_generator
+from air_nb.training.trainer import adapt, make_config, PRESETS, PAPER_SETTINGS
+from air_nb.training import runs
 
 from helpers import run_papermill
 
@@ -100,7 +100,7 @@ def test_train_notebook_shapes_preset_and_evaluate(tmp_path, method):
                         iterations=20, out_dir=out, overrides=json.dumps({"mapper_iterations": 10} if method == "ipl" else {"variation_iterations": 200}))
     assert res.returncode == 0, res.stderr[-4000:]
     assert runs.is_finished(out) and (out / ("mapper.json" if method == "ipl" else "variations.json")).exists()
-    from air_nb.metrics import evaluate_runs
+    from air_nb.evaluation.metrics import evaluate_runs
     df, notes = evaluate_runs([out], n=32, n_diversity=32, n_judge=64, k=4, progress=False)
     assert len(df) == 1 and df.iloc[0]["method"] == method
     assert (out / "metrics.json").exists()
@@ -109,8 +109,8 @@ def test_train_notebook_shapes_preset_and_evaluate(tmp_path, method):
 def test_image_prompt_features_match_clip_on_written_words():
     "With the context set to the token embeddings of 'a photo of a', the prompt features are CLIP's own of the sentences."
     import torch.nn.functional as F
-    from air_nb.clip import token_embedding
-    from air_nb.ipl import ImagePrompts
+    from air_nb.clip.models import token_embedding
+    from air_nb.methods.ipl import ImagePrompts
     clip = tiny_random_clip()
     ip = ImagePrompts(clip, "dog", "cat")
     words = token_embedding(clip, clip.tokenize("a photo of a")[:, 1:5]).float()          # (1, 4, width)
