@@ -28,8 +28,10 @@ setup(
     author=cfg["author"], author_email=cfg["author_email"], license="Apache-2.0",
     url=cfg["git_url"], python_requires=">=" + cfg["min_python"],
     packages=find_packages(include=["air_nb", "air_nb.*"]),
-    package_data={"air_nb": ["weights/*", "assets/*"]}, include_package_data=True,
+    package_data={"air_nb": ["weights/*", "assets/*", "*/*.yaml"]}, include_package_data=True,
     install_requires=requirements, extras_require={"dev": dev_requirements},
-    entry_points={"nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
+    entry_points={"nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"],
+                  # plug-in worlds: importing the module registers the world (air_nb.core.registry.load_plugins)
+                  "air_nb.plugins": ["shapes = air_nb.shapes.plugin"]},
     zip_safe=False,
 )
