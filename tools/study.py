@@ -142,7 +142,7 @@ def number(text: str, pattern: str) -> float:
     "The first number that `pattern` (a regex with one group) finds in `text`; used to read figures out of generated pages."
     m = re.search(pattern, text)
     if not m: raise SystemExit(f"not found: {pattern}")
-    return float(m.group(1))
+    return float(m.group(1).rstrip("."))     # a figure can end a sentence
 
 
 def shell(*cmd):
