@@ -1,9 +1,9 @@
 """Make the fixtures of tests/test_guided_diffusion.py from the ORIGINAL guided-diffusion code (not part of air_nb).
 
-    git clone https://github.com/openai/guided-diffusion /tmp/gd      # outside this repository
-    PYTHONPATH=. python tools/make_adm_fixtures.py /tmp/gd tests/fixtures/guided_diffusion
+    git clone https://github.com/openai/guided-diffusion ../guided-diffusion      # outside this repository
+    PYTHONPATH=. python tools/make_adm_fixtures.py ../guided-diffusion tests/fixtures/guided_diffusion
 
-For each configuration, the original `create_model(**flags)` gets the weights `air_nb.guided_diffusion.random_state_dict`
+For each configuration, the original `create_model(**flags)` gets the weights `air_nb.models.guided_diffusion.random_state_dict`
 draws for its parameter names and shapes (seed 100 + i); `<name>.pt` keeps the flags, the names and shapes of its state
 dict, fixed inputs and the original `UNetModel`'s float32 output. The test rebuilds the same weights by name, saves them
 as a bare state dict (a guided-diffusion checkpoint's layout) and loads that file with `load_guided_diffusion`.
@@ -12,7 +12,7 @@ import json, sys
 from pathlib import Path
 import torch
 
-from air_nb.guided_diffusion import random_state_dict
+from air_nb.models.guided_diffusion import random_state_dict
 
 CONFIGS = {
     # P2-style: attention at two resolutions (16 and 8 px of a 32 px model), heads of 16 channels, scale-shift norm,
