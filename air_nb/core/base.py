@@ -131,7 +131,7 @@ def save_image(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
     return atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG", compress_level=1))   # lossless; level 1 is ~3x faster than 6 and ~10 % larger
 
 # %% ../../nbs/00_core.ipynb #ce05e4f8
-PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights" if "__file__" in globals() else Path("../air_nb/weights").resolve()
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" if "__file__" in globals() else Path("../air_nb/weights").resolve()
 
 # %% ../../nbs/00_core.ipynb #47ed1971
 def weights_dir() -> Path:

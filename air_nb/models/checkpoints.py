@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_write, atomic_torch_save, get_device
-from .generators import CheckpointError
+from .base import CheckpointError, CheckpointReader, CHECKPOINT_READERS
 from .stylegan2 import StyleGAN2Generator, setup_filter, stylegan2_channels
 
 # %% auto #0
@@ -274,6 +274,10 @@ def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key
         elif r in sd: ours[o] = sd[r].reshape(own[o].shape)
     _load_exact(G, ours, "rosinality checkpoint")
     return G.eval().to(get_device(device))
+
+# %% ../../nbs/01c_checkpoints.ipynb #706bc2e4
+CHECKPOINT_READERS.register("nvlabs", CheckpointReader((".pkl",), load_nvlabs_pkl, ".pkl (NVlabs StyleGAN2-ADA)"))
+CHECKPOINT_READERS.register("rosinality", CheckpointReader((".pt", ".pth"), load_rosinality_pt, ".pt/.pth (rosinality)"))
 
 # %% ../../nbs/01c_checkpoints.ipynb #21a6a5fe
 def to_rosinality(G: StyleGAN2Generator, path: str | Path) -> Path:

@@ -11,10 +11,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, find_weights, get_device
-from .generators import Generator, CheckpointError, DCGAN_PIP_HINT
+from .base import Generator, CheckpointError, GeneratorPreset, GENERATOR_PRESETS, CheckpointReader, CHECKPOINT_READERS
+
+DCGAN_PIP_HINT = "pip install --no-deps gan-face-generate==1.1.1"
 
 # %% auto #0
-__all__ = ['RunningStatsBatchNorm2d', 'DCGANGenerator', 'faces_dcgan_weights_path', 'load_dcgan']
+__all__ = ['DCGAN_PIP_HINT', 'RunningStatsBatchNorm2d', 'DCGANGenerator', 'faces_dcgan_weights_path', 'load_dcgan']
 
 # %% ../../nbs/01b_dcgan.ipynb #dd6b47df
 class RunningStatsBatchNorm2d(nn.BatchNorm2d):
@@ -82,3 +84,11 @@ def load_dcgan(path: str | Path, device: str | torch.device = "cpu") -> DCGANGen
     try: G.load_state_dict({**sd, "w_avg": G.w_avg})  # w_avg = 0: the mean of z
     except RuntimeError as e: raise CheckpointError(f"{path} does not fit the 64 px DCGAN layout: {e}") from e
     return G.to(get_device(device)).eval()
+
+# %% ../../nbs/01b_dcgan.ipynb #894b5d52
+GENERATOR_PRESETS.register("faces-dcgan", GeneratorPreset("dcgan", 64, "https://pypi.org/project/gan-face-generate/1.1.1/", "gan-face-generate-weights.tar",
+    notes="64 px face DCGAN from the PyPI package gan-face-generate (MIT code); trained on DigiFace-1M "
+          "(synthetic faces, its own licence: check it before non-research use). Runs offline.",
+    offline=f"`{DCGAN_PIP_HINT}` (the weights are inside the wheel), or put its weights.tar into the weights folder as gan-face-generate-weights.tar",
+    locate=faces_dcgan_weights_path))
+CHECKPOINT_READERS.register("dcgan", CheckpointReader((".tar",), load_dcgan, ".tar (faces DCGAN)"))

@@ -16,14 +16,14 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, atomic_write, find_weights, get_device
-from .generators import Generator, GENERATOR_PRESETS, CheckpointError
+from .base import Generator, GeneratorPreset, GENERATOR_PRESETS, CheckpointError, preset_path, load_air_nb_checkpoint
+from .guided_diffusion import (ADM_PRESETS, adm_preset_path, create_adm, load_guided_diffusion, random_state_dict,
+                                            read_state_dict)
 
 # %% auto #0
 __all__ = ['LINEAR_SCHEDULE', 'SAMPLER_DEFAULTS', 'GRAD_MODES', 'UNET2D_LORA_TARGETS', 'ADM_LORA_TARGETS', 'LORA_DEFAULTS',
-           'SHAPES_DIFFUSION_FILE', 'SHAPES_UNET', 'make_scheduler', 'dpm_solver_sample', 'build_unet', 'Backbone',
-           'LoraFactors', 'DiffusionGenerator', 'load_base_weights', 'adm_generator', 'load_diffusion_preset',
-           'ShapesDiffusionConfig', 'shapes_diffusion_batch', 'ShapesDiffusionTrainer', 'train_shapes_diffusion',
-           'shapes_source_generator', 'shapes_source_measures']
+           'make_scheduler', 'dpm_solver_sample', 'build_unet', 'Backbone', 'LoraFactors', 'DiffusionGenerator',
+           'load_base_weights', 'adm_generator', 'load_diffusion_preset', 'diffusion_preset_loader']
 
 # %% ../../nbs/01f_diffusion.ipynb #d8a355aa
 LINEAR_SCHEDULE: dict = dict(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02)
@@ -293,14 +293,10 @@ class DiffusionGenerator(Generator):
         return cls(spec, resolution, _backbone=Backbone(spec, unet, lora), lora=lora, **kwargs)
 
 # %% ../../nbs/01f_diffusion.ipynb #90eee803
-SHAPES_DIFFUSION_FILE = "shapes-diffusion.safetensors"
-
 def _adm_spec(flags: dict) -> dict: return {"kind": "adm", "flags": dict(flags)}
 
 def load_base_weights(base: str, spec: dict) -> dict[str, torch.Tensor]:
     "The backbone weights (original names) that `base` (a preset name or a file) names."
-    from air_nb.models.generators import preset_path
-    from air_nb.models.guided_diffusion import ADM_PRESETS, adm_preset_path, read_state_dict
     if base in ADM_PRESETS: return read_state_dict(adm_preset_path(base))
     path = preset_path(base) if base in GENERATOR_PRESETS else Path(base).expanduser()
     if not path.exists(): raise MissingWeightsError(f"the backbone weights {base} of this diffusion generator are not on this machine "
@@ -315,7 +311,6 @@ def load_base_weights(base: str, spec: dict) -> dict[str, torch.Tensor]:
 
 def adm_generator(flags: dict, path: str | None = None, preset: str | None = None, device="cpu", **kwargs) -> DiffusionGenerator:
     "A `DiffusionGenerator` on an ADM UNet of guided-diffusion `flags`: weights from `path` / ADM `preset`, or random (neither)."
-    from air_nb.models.guided_diffusion import ADM_PRESETS, create_adm, load_guided_diffusion, adm_preset_path, random_state_dict
     spec = _adm_spec(flags)
     schedule = dict(LINEAR_SCHEDULE, num_train_timesteps=int(flags.get("diffusion_steps", 1000)))
     if flags.get("noise_schedule", "linear") != "linear": raise ConfigError("only the linear noise schedule (the P2 models') is supported.")
@@ -328,131 +323,26 @@ def adm_generator(flags: dict, path: str | None = None, preset: str | None = Non
     return G.to(get_device(device)).eval()
 
 def load_diffusion_preset(name: str, device="cpu") -> DiffusionGenerator:
-    "The diffusion generator preset `name` (eval mode): the shapes-world source or a P2 model (its checkpoint must be downloaded)."
-    from air_nb.models.generators import preset_path, load_air_nb_checkpoint
-    from air_nb.models.guided_diffusion import ADM_PRESETS
+    "The diffusion generator preset `name` (eval mode): a P2 model (its checkpoint must be downloaded) or a registered source file of ours."
     if name in ADM_PRESETS: return adm_generator(ADM_PRESETS[name]["flags"], preset=name, device=device)
     G = load_air_nb_checkpoint(preset_path(name), device)
     G.note_source(name)
     return G.eval()
 
-# %% ../../nbs/01f_diffusion.ipynb #a1c8806f
-SHAPES_UNET: dict = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(32, 64, 96),
-                         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-                         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=16, attention_head_dim=32)
+def diffusion_preset_loader(name: str):
+    "The `loader` of diffusion preset `name`: finds its file first (a clear message when absent), then `load_diffusion_preset`."
+    def load(device="cpu") -> DiffusionGenerator:
+        preset_path(name)
+        return load_diffusion_preset(name, device)
+    return load
 
-@dataclass
-class ShapesDiffusionConfig:
-    "Training of the shapes-world diffusion source: DDPM ε-prediction on world-2 photo renders, 64 px renders average-pooled to `resolution`."
-    resolution: int = 32
-    batch_size: int = 32
-    lr: float = 5e-4
-    warmup_steps: int = 200
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    seed: int = 0
-    unet: dict = field(default_factory=lambda: dict(SHAPES_UNET))
-
-def shapes_diffusion_batch(n: int, rng: torch.Generator, resolution: int = 32) -> torch.Tensor:
-    "`n` world-2 photo renders (fresh latents from `rng`) at `resolution` px in [-1, 1]: rendered at 64 px, average-pooled."
-    from air_nb.shapes.world2 import Z_DIM, decode_latents, render_attributes, world2_code
-    z = torch.randn(n, Z_DIM, generator=rng)
-    x = render_attributes(decode_latents(z, world2_code()), 64)
-    return F.avg_pool2d(x, 64 // resolution) if resolution < 64 else x
-
-class ShapesDiffusionTrainer:
-    "Resumable trainer of the shapes diffusion UNet: the whole state (UNet, EMA, Adam, RNG, history) in `work_dir/checkpoint.pt`."
-    def __init__(self, cfg: ShapesDiffusionConfig, work_dir, device="cpu"):
-        from diffusers import UNet2DModel, DDPMScheduler
-        self.cfg, self.work, self.device = cfg, Path(work_dir), torch.device(device)
-        torch.manual_seed(cfg.seed)
-        self.unet = UNet2DModel(**cfg.unet).to(self.device)
-        self.ema = copy.deepcopy(self.unet).eval().requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.unet.parameters(), lr=cfg.lr, weight_decay=0.0)
-        self.alphas_cumprod = DDPMScheduler(**LINEAR_SCHEDULE).alphas_cumprod.to(self.device)
-        self.rng = torch.Generator().manual_seed(cfg.seed)
-        self.step_count, self.seconds, self.history = 0, 0.0, []
-        ck = self.work / "checkpoint.pt"
-        if ck.exists(): self.load_state_dict(torch.load(ck, map_location=self.device, weights_only=True))
-
-    def state_dict(self) -> dict:
-        return {"config": json.dumps(asdict(self.cfg)), "unet": self.unet.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "step": self.step_count, "seconds": self.seconds,
-                "history": json.dumps(self.history)}
-
-    def load_state_dict(self, s: dict):
-        if json.loads(s["config"]) != json.loads(json.dumps(asdict(self.cfg))):
-            raise ConfigError(f"{self.work}/checkpoint.pt was trained with another config: choose another work_dir or the same settings.")
-        self.unet.load_state_dict(s["unet"]); self.ema.load_state_dict(s["ema"]); self.opt.load_state_dict(s["opt"])
-        self.rng.set_state(s["rng"]); torch.set_rng_state(s["torch_rng"])
-        self.step_count, self.seconds, self.history = int(s["step"]), float(s["seconds"]), json.loads(s["history"])
-
-    def save(self):
-        atomic_torch_save(self.state_dict(), self.work / "checkpoint.pt")
-
-    def train_step(self) -> float:
-        c = self.cfg
-        x0 = shapes_diffusion_batch(c.batch_size, self.rng, c.resolution).to(self.device)
-        t = torch.randint(0, len(self.alphas_cumprod), (c.batch_size,), generator=self.rng).to(self.device)
-        eps = torch.randn(x0.shape, generator=self.rng).to(self.device)
-        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
-        loss = F.mse_loss(self.unet(a.sqrt() * x0 + (1 - a).sqrt() * eps, t).sample, eps)
-        for g in self.opt.param_groups: g["lr"] = c.lr * min(1.0, (self.step_count + 1) / max(c.warmup_steps, 1))
-        self.opt.zero_grad(set_to_none=True); loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.unet.parameters(), c.grad_clip)
-        self.opt.step()
-        d = min(c.ema_decay, (1 + self.step_count) / (10 + self.step_count))
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.unet.parameters()): e.lerp_(p, 1 - d)
-        self.step_count += 1
-        return float(loss.detach())
-
-def train_shapes_diffusion(cfg: ShapesDiffusionConfig, work_dir, steps: int, max_minutes: float | None = None,
-                           checkpoint_minutes: float = 3.0, device="cpu", log=print) -> ShapesDiffusionTrainer:
-    "Train (or resume) up to `steps` steps in total or `max_minutes` of this call, checkpointing every `checkpoint_minutes`."
-    tr = ShapesDiffusionTrainer(cfg, work_dir, device)
-    t_call = t_ck = time.perf_counter(); losses = []
-    while tr.step_count < steps:
-        t0 = time.perf_counter()
-        losses.append(tr.train_step())
-        tr.seconds += time.perf_counter() - t0
-        if tr.step_count % 50 == 0:
-            tr.history.append({"step": tr.step_count, "loss": sum(losses) / len(losses), "minutes": tr.seconds / 60}); losses = []
-            log(f"step {tr.step_count}: loss {tr.history[-1]['loss']:.4f}, {tr.seconds / 60:.1f} min")
-        now = time.perf_counter()
-        if now - t_ck > 60 * checkpoint_minutes: tr.save(); t_ck = now
-        if max_minutes and now - t_call > 60 * max_minutes: break
-    tr.save()
-    return tr
-
-def shapes_source_generator(trainer: ShapesDiffusionTrainer) -> DiffusionGenerator:
-    "The EMA UNet of `trainer` as a `DiffusionGenerator` (its own backbone: save it with `save`, which then includes the weights)."
-    spec = {"kind": "unet2d", "config": json.loads(json.dumps(trainer.cfg.unet))}
-    unet = build_unet(spec); unet.load_state_dict(trainer.ema.state_dict())
-    return DiffusionGenerator.from_unet(unet, spec, trainer.cfg.resolution).eval()
-
-@torch.no_grad()
-def shapes_source_measures(generator, judge=None, n: int = 1000, seed: int = 777, batch_size: int = 100) -> dict:
-    """FID on the shapes judge's features of `n` samples against `n` training-distribution images (world-2 photo renders
-    at the generator's resolution, fresh latents), the renders-vs-renders floor, and the judge's attribute shares of the samples."""
-    from air_nb.evaluation.metrics import fid_kid, judge_feature_extractor
-    from air_nb.shapes.world1 import load_judge, ATTRIBUTES
-    judge = judge if judge is not None else load_judge()
-    fx = judge_feature_extractor(judge)
-    dev = generator.w_avg.device
-    def pass_(make):
-        feats, preds = [], {a: [] for a in ATTRIBUTES}
-        for i in range(0, n, batch_size):
-            x = make(i, min(i + batch_size, n))
-            feats.append(fx(x).cpu())
-            for a, p in judge.predict(x).items(): preds[a].append(p.cpu())
-        return torch.cat(feats), {a: torch.cat(v) for a, v in preds.items()}
-    z = generator.sample_z(n, seed)
-    f_gen, p_gen = pass_(lambda i, j: generator(z[i:j].to(dev)))
-    R = generator.resolution
-    refs = [pass_(lambda i, j, g=torch.Generator().manual_seed(s): shapes_diffusion_batch(j - i, g, R))[0] for s in (seed + 1, seed + 2)]
-    out = {"n": int(n), "seed": int(seed), "resolution": R,
-           "fid_judge": fid_kid(f_gen, refs[0], "judge", kid_subsets=1)["fid[judge]"],
-           "fid_judge_renders_vs_renders": fid_kid(refs[1], refs[0], "judge", kid_subsets=1)["fid[judge]"]}
-    out.update({f"share_{a}": {v: float(p_gen[a].eq(k).float().mean()) for k, v in enumerate(ATTRIBUTES[a])} for a in ATTRIBUTES})
-    return out
+# the P2-weighting ADMs of AIR's Table 2 (flags: guided_diffusion.ADM_PRESETS)
+_P2 = "https://drive.google.com/drive/folders/1bcWh3XuQzdct4-UPTrIX-lvs47OiLaOM?usp=sharing"
+_P2_OFFLINE = ("download {} (the P2-weighting models' folder, linked from the README of jychoi118/P2-weighting) into the weights "
+               "folder (core.weights_dir(): $AIR_NB_WEIGHTS, default ~/.cache/air_nb)")
+GENERATOR_PRESETS.register("ffhq-p2", GeneratorPreset(
+    "diffusion", 256, _P2, "ffhq_p2.pt", offline=_P2_OFFLINE.format("ffhq_p2.pt"), loader=diffusion_preset_loader("ffhq-p2"),
+    notes="P2-weighting FFHQ 256 px guided-diffusion UNet (ADM-light, 93M), linked from jychoi118/P2-weighting's README; AIR Table 2's face source."))
+GENERATOR_PRESETS.register("afhq-dog-p2", GeneratorPreset(
+    "diffusion", 256, _P2, "afhqdog_p2.pt", offline=_P2_OFFLINE.format("afhqdog_p2.pt"), loader=diffusion_preset_loader("afhq-dog-p2"),
+    notes="P2-weighting AFHQ-Dog 256 px guided-diffusion UNet, linked from jychoi118/P2-weighting's README; AIR Table 2's dog source."))

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError
-from .generators import Generator
+from .base import Generator
 
 # %% auto #0
 __all__ = ['setup_filter', 'upfirdn2d', 'upsample2d', 'lrelu_gain', 'EqualLinear', 'MappingNetwork', 'modulated_conv2d',

@@ -51,7 +51,7 @@ def sweep_jobs(settings: Sequence[str | dict], methods: Sequence[str], seeds: Se
     return jobs
 
 # %% ../../nbs/07_sweep.ipynb #fbb049fb
-DEFAULT_TRAIN_NOTEBOOK = Path(__file__).resolve().parents[1] / "nbs" / "train.ipynb" if "__file__" in globals() else Path("train.ipynb").resolve()
+DEFAULT_TRAIN_NOTEBOOK = Path(__file__).resolve().parents[2] / "nbs" / "train.ipynb" if "__file__" in globals() else Path("train.ipynb").resolve()
 
 def run_job(job: SweepJob, notebook: str, kernel_name: str = "python3", threads: int = 1) -> SweepJob:
     "Execute `notebook` for `job` with papermill into its run folder; the job with its status, time and error (never raises)."

@@ -6,7 +6,7 @@
 __all__ = ['MODULES']
 
 # %% ../../nbs/06e_plugin.ipynb #8494eca8
-from . import world1, world2, training, judge, measures
+from . import world1, world2, training, judge, measures, diffusion
 
 # %% ../../nbs/06e_plugin.ipynb #41ba018c
-MODULES = (world1, world2, training, judge, measures)
+MODULES = (world1, world2, training, judge, measures, diffusion)

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from ..core.base import ConfigError
+from ..core.base import ConfigError, MissingWeightsError, PACKAGE_WEIGHTS, find_weights
+from ..models.base import Generator, GeneratorPreset, GENERATOR_PRESETS, load_air_nb_checkpoint
 from ..models.stylegan2 import LatentCode
 from .world1 import (SHAPES, COLORS, STYLES, ATTRIBUTES, check_attribute, OUTLINES, HUES, polygon_mask, hsv_to_rgb,
                      _directional_noise)
@@ -75,7 +76,6 @@ def source_code(name: str) -> dict:
 
 def restrict_source(generator, name: str | dict):
     "A copy of the world-2 `generator` sampling the source `name` (or a `world2_code` spec): same weights, another slice of the world it was trained on."
-    from air_nb.models.generators import Generator
     if getattr(generator, "latent_code", None) is None: raise ConfigError("restrict_source needs a world-2 generator (one with a latent_code).")
     code, allowed = generator.latent_code.config, (name if isinstance(name, dict) else source_code(name))["categorical"]
     # the generator's own input layout stays; only the allowed categories change
@@ -86,14 +86,25 @@ def restrict_source(generator, name: str | dict):
 
 def load_world2_generator(name: str, device: str | torch.device = "cpu"):
     "The world-2 source `name` in eval mode: `<name>.safetensors` (found by `core.find_weights`), else shapes-photo restricted to `name`'s sub-domain."
-    from air_nb.core.base import find_weights, MissingWeightsError, PACKAGE_WEIGHTS
-    from air_nb.models.generators import load_air_nb_checkpoint
     source_code(name)
     path = find_weights(f"{name}.safetensors")
     if path is not None: return load_air_nb_checkpoint(path, device).eval()
     if name != "shapes-photo": return restrict_source(load_world2_generator("shapes-photo", device), name)
     raise MissingWeightsError(f"{name}.safetensors was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                               f"train it with `papermill nbs/train_world2_generator.ipynb out.ipynb -p source {name}`.")
+
+# %% ../../nbs/06a_world2.ipynb #db0373c7
+def _register_sources():
+    "shapes-photo and its sub-domains as generator presets (one file, the latent code restricted per sub-domain)."
+    for name, what in [("shapes-photo", "every shape and colour"), ("shapes-red", "red shapes (a sub-domain of shapes-photo)"),
+                       ("shapes-circle", "circles of every colour (a sub-domain of shapes-photo)")]:
+        GENERATOR_PRESETS.register(name, GeneratorPreset(
+            "stylegan2", 64, "air_nb/weights/shapes-photo.safetensors", "shapes-photo.safetensors",
+            notes=f"shapes world, {what}, 'photo' style: 64 px StyleGAN2 trained by nbs/train_world2_generator.ipynb "
+                  "(latent ground truth: shapes.world2.latent_attributes); ships with the package.",
+            offline="run nbs/train_world2_generator.ipynb, which writes air_nb/weights/shapes-photo.safetensors",
+            loader=lambda device="cpu", name=name: load_world2_generator(name, device)))
+_register_sources()
 
 # %% ../../nbs/06a_world2.ipynb #a4efb97b
 def decode_latents(z: torch.Tensor, code: dict | LatentCode | None = None) -> dict[str, torch.Tensor]:
