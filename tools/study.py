@@ -10,10 +10,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def study_parser(doc: str) -> argparse.ArgumentParser:
-    "The make.py command line: the script's docstring as help and the cheap `--tables` stage every study has."
+def study_parser(doc: str, run_help: str = "") -> argparse.ArgumentParser:
+    """The make.py command line: the script's docstring as help, the cheap `--tables` stage every study has and, with
+    `run_help`, the long stage `--run RUNS` (the folder the study's runs go to)."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tables", action="store_true", help="rebuild the README tables and headline.md from the committed data (no training)")
+    if run_help: p.add_argument("--run", type=Path, metavar="RUNS", help=run_help)
     return p
 
 
@@ -163,3 +165,13 @@ def evaluate_runs_into(folder: Path, runs_dir: Path, n: int = 500):
     m["run"] = [Path(r).resolve().relative_to(Path(runs_dir).resolve()).as_posix() for r in m.run]
     configs = condense_configs(runs_dir).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
     m.merge(configs, on="run", how="left").to_csv(folder / "metrics.csv", index=False)
+
+
+def run_study(parser, tables, stages=()):
+    """Parse the command line and run each `(option, function)` of `stages` whose option was given, in order, with the
+    parsed arguments; then rebuild the tables (after any stage, or alone with --tables). Help when nothing was asked."""
+    a = parser.parse_args()
+    asked = [stage for option, stage in stages if getattr(a, option)]
+    for stage in asked: stage(a)
+    if asked or a.tables: tables()
+    else: parser.print_help()

@@ -10,7 +10,7 @@ schemes (run folders `<preset>-<scheme>/air-s<seed>`).
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, evaluate_runs_into, replace_block, write_headline, md_table, ci_cell
+from study import run_study, study_parser, evaluate_runs_into, replace_block, write_headline, md_table, ci_cell
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = {"shapes-photo-to-sketch": "style", "shapes-red-to-blue": "color"}
@@ -52,9 +52,5 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--run", type=Path, metavar="RUNS", help="train and evaluate the two schemes into the run folder RUNS")
-    a = p.parse_args()
-    if a.run: run_grid(a.run)
-    if a.tables or a.run: tables()
-    if not (a.tables or a.run): p.print_help()
+    p = study_parser(__doc__, run_help="train and evaluate the two schemes into the run folder RUNS")
+    run_study(p, tables, [("run", lambda a: run_grid(a.run))])

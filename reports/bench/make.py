@@ -10,7 +10,7 @@ composition per prompt-latent count (compose.csv), which --tables writes.
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, shell, replace_block, write_headline, md_table
+from study import run_study, study_parser, shell, replace_block, write_headline, md_table
 
 HERE = Path(__file__).resolve().parent
 BENCH = [sys.executable, "-m", "air_nb.scale.bench"]
@@ -40,8 +40,4 @@ def tables():
 if __name__ == "__main__":
     p = study_parser(__doc__)
     p.add_argument("--run", action="store_true", help="run the bench commands")
-    a = p.parse_args()
-    if a.run:
-        for args in COMMANDS: shell(*BENCH, *args)
-    if a.tables: tables()
-    if not (a.tables or a.run): p.print_help()
+    run_study(p, tables, [("run", lambda a: [shell(*BENCH, *args) for args in COMMANDS])])

@@ -12,7 +12,7 @@ measures it into metrics_grid.csv.
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, shell, replace_block, write_headline, md_table, ci_cell
+from study import run_study, study_parser, shell, replace_block, write_headline, md_table, ci_cell
 
 HERE = Path(__file__).resolve().parent
 MEASURES = ["target_share_before", "target_share_after", "color_kept", "shape_kept"]
@@ -74,13 +74,10 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--run", type=Path, metavar="RUNS", help="train the grid into RUNS, then measure it")
+    p = study_parser(__doc__, run_help="train the grid into RUNS, then measure it")
     p.add_argument("--measure", type=Path, metavar="RUNS", help="measure every finished run under RUNS")
     p.add_argument("--n", type=int, default=200); p.add_argument("--seed", type=int, default=123)
     p.add_argument("--into", default="metrics_grid.csv", help="the CSV here that --measure writes (metrics_gradient.csv: full vs last step)")
-    a = p.parse_args()
-    if a.run: shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-diffusion", "--out", a.run, "--local-cpus", 1)
-    if a.run or a.measure: measure(a.run or a.measure, a.n, a.seed, a.into)
-    if a.tables or a.run or a.measure: tables()
-    if not (a.tables or a.run or a.measure): p.print_help()
+    train = lambda a: shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-diffusion", "--out", a.run, "--local-cpus", 1)
+    run_study(p, tables, [("run", train), ("run", lambda a: measure(a.run, a.n, a.seed, a.into)),
+                          ("measure", lambda a: measure(a.measure, a.n, a.seed, a.into))])

@@ -8,7 +8,7 @@ Nothing is trained: the catalogue is computed from the presets and from FLOP cou
 import subprocess, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, write_headline, ROOT
+from study import run_study, study_parser, write_headline, ROOT
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,6 +28,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    a = study_parser(__doc__).parse_args()
-    if a.tables: tables()
-    else: study_parser(__doc__).print_help()
+    run_study(study_parser(__doc__), tables)

@@ -9,7 +9,7 @@ and figure is misalignment_shapes.md).
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, shell, write_headline, number
+from study import run_study, study_parser, shell, write_headline, number
 
 HERE = Path(__file__).resolve().parent
 REPORT = HERE / "misalignment_shapes.md"
@@ -38,13 +38,13 @@ def tables():
                    f"{v.adaptation_rho_fid:.2f} [{v.adaptation_rho_fid_low:.2f}, {v.adaptation_rho_fid_high:.2f}], n = {int(v.adaptation_runs)}.")
 
 
+def run_notebook(_):
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:     # the executed notebook is not part of the study
+        shell("papermill", "nbs/misalignment_study.ipynb", Path(tmp) / "out.ipynb", "-p", "out_dir", HERE, "-p", "report_name", "misalignment_shapes")
+
+
 if __name__ == "__main__":
     p = study_parser(__doc__)
     p.add_argument("--run", action="store_true", help="run nbs/misalignment_study.ipynb into this folder")
-    a = p.parse_args()
-    if a.run:
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            shell("papermill", "nbs/misalignment_study.ipynb", Path(tmp) / "out.ipynb", "-p", "out_dir", HERE, "-p", "report_name", "misalignment_shapes")
-    if a.tables or a.run: tables()
-    else: p.print_help()
+    run_study(p, tables, [("run", run_notebook)])

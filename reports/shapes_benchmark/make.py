@@ -11,7 +11,7 @@ nbs/evaluate.ipynb (metrics.csv, grid_*.png here) and condenses each run's confi
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import (study_parser, shell, evaluate_runs_into, zero_shot_tables, zero_shot_source_measures, replace_block,
+from study import (run_study, study_parser, shell, evaluate_runs_into, zero_shot_tables, zero_shot_source_measures, replace_block,
                    write_headline, md_table)
 
 HERE = Path(__file__).resolve().parent
@@ -74,13 +74,8 @@ def headline(metrics, source) -> str:
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--run", type=Path, metavar="RUNS", help="train and evaluate the grid into the run folder RUNS")
+    p = study_parser(__doc__, run_help="train and evaluate the grid into the run folder RUNS")
     p.add_argument("--source", action="store_true", help="measure the unadapted sources into source_metrics.csv")
     p.add_argument("--ground", type=Path, metavar="RUNS", help="ground brightness of RUNS' photo -> sketch runs into ground.csv")
-    a = p.parse_args()
-    if a.run: run_grid(a.run)
-    if a.source: zero_shot_source_measures(SETTINGS).to_csv(HERE / "source_metrics.csv", index=False)
-    if a.ground: ground_brightness(a.ground)
-    if a.tables or a.run or a.source or a.ground: tables()
-    if not any(vars(a).values()): p.print_help()
+    run_study(p, tables, [("run", lambda a: run_grid(a.run)), ("ground", lambda a: ground_brightness(a.ground)),
+                          ("source", lambda a: zero_shot_source_measures(SETTINGS).to_csv(HERE / "source_metrics.csv", index=False))])

@@ -7,7 +7,7 @@ about NADA and AIR (adaptation_notes.md). A lab record of November 2026: the wor
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, write_headline
+from study import run_study, study_parser, write_headline
 
 HERE = Path(__file__).resolve().parent
 
@@ -22,6 +22,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    a = study_parser(__doc__).parse_args()
-    if a.tables: tables()
-    else: study_parser(__doc__).print_help()
+    run_study(study_parser(__doc__), tables)

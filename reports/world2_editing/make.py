@@ -10,7 +10,7 @@ editing.csv (its path relative to RUNS: the last two folder names).
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, replace_block, write_headline, md_table
+from study import run_study, study_parser, replace_block, write_headline, md_table
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["inversion L1 to the render", "edit: judge-cosine to ideal", "edit: pixel L1 to ideal", "adapted sample of z: judge-cosine",
@@ -69,7 +69,4 @@ if __name__ == "__main__":
     p = study_parser(__doc__)
     p.add_argument("--run", nargs="+", metavar="RUN", help="adapted run folders to edit with")
     p.add_argument("--n", type=int, default=32); p.add_argument("--steps", type=int, default=300); p.add_argument("--seed", type=int, default=31)
-    a = p.parse_args()
-    if a.run: run_all(a.run, a.n, a.steps, a.seed)
-    if a.tables or a.run: tables()
-    else: p.print_help()
+    run_study(p, tables, [("run", lambda a: run_all(a.run, a.n, a.steps, a.seed))])

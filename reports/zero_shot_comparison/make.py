@@ -11,7 +11,7 @@ generators and latents).
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, shell, evaluate_runs_into, zero_shot_tables, replace_block, write_headline
+from study import run_study, study_parser, shell, evaluate_runs_into, zero_shot_tables, replace_block, write_headline
 
 HERE = Path(__file__).resolve().parent
 BENCHMARK = HERE.parent / "shapes_benchmark"
@@ -49,10 +49,6 @@ def headline(metrics) -> str:
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--run", type=Path, metavar="RUNS", help="train and evaluate IPL and SVL into the run folder RUNS")
+    p = study_parser(__doc__, run_help="train and evaluate IPL and SVL into the run folder RUNS")
     p.add_argument("--benchmark", type=Path, default=Path("runs/shapes_benchmark"), help="the shapes benchmark's run folder")
-    a = p.parse_args()
-    if a.run: run_grid(a.run, a.benchmark)
-    if a.tables or a.run: tables()
-    if not (a.tables or a.run): p.print_help()
+    run_study(p, tables, [("run", lambda a: run_grid(a.run, a.benchmark))])
