@@ -14,20 +14,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..core.base import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, weights_dir
-from ..training import runs
+from ..core.base import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, save_json, weights_dir
+from ..core.registry import Registry
 from ..models.generators import load_generator, sample_latents
-from ..shapes.world1 import load_judge
+from ..clip.models import resolve_templates, text_features
+from ..training import runs
+from ..training.trainer import config_from_dict, load_run_clip
 
 # %% auto #0
-__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'FeatureExtractor',
-           'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'stream_samples',
-           'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'intra_cluster_diversity',
-           'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features',
-           'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'reference_features',
-           'evaluate_generator', 'shapes_measures', 'attribute_confusion', 'seed_ci', 'summarize', 'run_setting',
-           'run_info', 'comparison_grid', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'truth_measures',
-           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'run_text_feature', 'evaluate_runs']
+__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'WORLDS',
+           'FeatureExtractor', 'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor',
+           'stream_samples', 'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score',
+           'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix',
+           'intra_diversity_features', 'reference_features', 'evaluate_generator', 'seed_ci', 'summarize',
+           'run_setting', 'run_info', 'comparison_grid', 'judge_feature_extractor', 'judge_predictions',
+           'judge_confidences', 'WorldEvaluator', 'world_evaluator', 'run_text_feature', 'evaluate_runs']
 
 # %% ../../nbs/05_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -50,7 +51,7 @@ def clip_feature_extractor(clip) -> FeatureExtractor:
     return FeatureExtractor(f"clip:{clip.name or 'clip'}", lambda x: clip.encode_image(x, normalize=True), clip.embed_dim, clip.model)
 
 def module_feature_extractor(name: str, module: nn.Module, method: str = "features", image_size: int = 64) -> FeatureExtractor:
-    "Features from `module.<method>(images)` (e.g. the shapes-world judge's `features`), named `name`."
+    "Features from `module.<method>(images)` (e.g. a judge's `features`), named `name`."
     fn = getattr(module, method) if method else module
     device = next(iter(module.parameters()), torch.zeros(0)).device
     with torch.no_grad(): dim = fn(torch.zeros(2, 3, image_size, image_size, device=device)).flatten(1).shape[1]
@@ -245,33 +246,6 @@ def intra_diversity_features(features: torch.Tensor, name: str, k: int = 10, see
     r = intra_cluster_diversity(feature_distance_matrix(features, metric), k, seed)
     return {f"intra_dist[{name}-features,pairwise]": r["pairwise"], f"intra_dist[{name}-features,to-medoid]": r["to-medoid"]}
 
-# %% ../../nbs/05_metrics.ipynb #b5bdf0f7
-def ic_diversity_from_distances(gen_to_train: torch.Tensor, gen_to_gen: torch.Tensor) -> tuple[float, int]:
-    "IC diversity from distances `(N, K)` generated-to-training and `(N, N)` among generated: (mean over clusters of the mean pairwise distance, clusters used)."
-    assign = torch.as_tensor(gen_to_train).argmin(1)
-    d = torch.as_tensor(gen_to_gen).double()
-    means = []
-    for k in assign.unique().tolist():                     # one entry per training image (K <= a few tens)
-        idx = (assign == k).nonzero().flatten()
-        if len(idx) < 2: continue
-        sub = d[idx][:, idx]
-        means.append(sub.sum().item() / (len(idx) * (len(idx) - 1)))   # mean over ordered pairs i != j (the diagonal is 0)
-    return (float(np.mean(means)) if means else float("nan")), len(means)
-
-def ic_lpips(generated: torch.Tensor, training: torch.Tensor, lp: nn.Module, resize: int | None = 256) -> dict[str, float]:
-    "Few-shot IC-LPIPS: generated images clustered to the nearest of the K `training` images by LPIPS, mean pairwise LPIPS per cluster, averaged."
-    d = lpips_distance_matrix(torch.cat([generated, training]), lp, resize)
-    n = len(generated)
-    v, used = ic_diversity_from_distances(d[:n, n:], d[:n, :n])
-    return {"ic_lpips": v, "ic_lpips_clusters": used}
-
-def ic_diversity_features(gen_features: torch.Tensor, train_features: torch.Tensor, name: str, metric: str = "cosine") -> dict[str, float]:
-    "IC-LPIPS's procedure on another feature space (offline stand-in): `ic_dist[<name>-features]`."
-    d = feature_distance_matrix(torch.cat([gen_features, train_features]), metric)
-    n = len(gen_features)
-    v, used = ic_diversity_from_distances(d[:n, n:], d[:n, :n])
-    return {f"ic_dist[{name}-features]": v, f"ic_dist[{name}-features,clusters]": used}
-
 # %% ../../nbs/05_metrics.ipynb #4a95fd51
 def reference_features(images: torch.Tensor, extractors: Sequence[FeatureExtractor], batch_size: int = 64) -> dict[str, torch.Tensor]:
     "Features of reference images for every extractor (compute once per setting, reuse for every run)."
@@ -296,47 +270,6 @@ def evaluate_generator(generator, extractors: Sequence[FeatureExtractor] = (), r
         if diversity_extractor not in feats: raise ConfigError(f"diversity_extractor={diversity_extractor!r} is not among the extractors {list(feats)}.")
         out.update(intra_diversity_features(feats[diversity_extractor][:n_diversity], diversity_extractor, k, seed))
     return out
-
-# %% ../../nbs/05_metrics.ipynb #6463fa28
-CLEAR_SOURCE = 0.9   # judge probability above which a source image's attribute counts as clear
-
-def shapes_measures(pred_adapted: dict[str, torch.Tensor], pred_source: dict[str, torch.Tensor], attribute: str, target_index: int,
-                    source_confidence: dict[str, torch.Tensor] | None = None, clear: float = CLEAR_SOURCE) -> dict[str, float]:
-    """Share of the target attribute value and preservation of the other attributes, from judge predictions on the same latents.
-    With `source_confidence` (the judge's top probability per attribute on the source images, see `judge_confidences`),
-    also preservation on the latents whose source attribute is clear (>= `clear`) and the share of such latents."""
-    if attribute not in pred_adapted: raise ConfigError(f"attribute={attribute!r} is not judged; the judge predicts {sorted(pred_adapted)}.")
-    out = {f"target_share[judge:{attribute}]": float((pred_adapted[attribute].cpu() == target_index).float().mean())}
-    others = [a for a in pred_adapted if a != attribute and a in pred_source]
-    kept_all = torch.ones(len(pred_adapted[attribute]), dtype=torch.bool)
-    for a in others:
-        same = pred_adapted[a].cpu() == pred_source[a].cpu(); kept_all &= same
-        out[f"preserved[judge:{a}]"] = float(same.float().mean())
-        if source_confidence is not None and a in source_confidence:
-            sure = source_confidence[a].cpu() >= clear
-            out[f"preserved[judge:{a}|clear source]"] = float(same[sure].float().mean()) if sure.any() else float("nan")
-            out[f"clear_source_share[judge:{a}]"] = float(sure.float().mean())
-    if others: out["preserved[judge:all-others]"] = float(kept_all.float().mean())
-    return out
-
-# %% ../../nbs/05_metrics.ipynb #6d00cca6
-def attribute_confusion(pred_source: dict[str, torch.Tensor], pred_adapted: dict[str, torch.Tensor], attribute: str):
-    """Rows: the `attribute`'s value on the source generator's image, columns: the value on the adapted generator's image
-    of the same latent; entries are shares of the row (rows sum to 1), plus the row's number of latents."""
-    import pandas as pd
-    from air_nb.shapes.world1 import ATTRIBUTES
-    if attribute not in ATTRIBUTES: raise ConfigError(f"attribute={attribute!r} is unknown; the judge predicts {sorted(ATTRIBUTES)}.")
-    if attribute not in pred_source or attribute not in pred_adapted:
-        raise ConfigError(f"attribute={attribute!r} is missing from the predictions; they have {sorted(set(pred_source) & set(pred_adapted))}.")
-    src, ada = pred_source[attribute].cpu().long(), pred_adapted[attribute].cpu().long()
-    if src.shape != ada.shape: raise ConfigError(f"predictions for {len(src)} and {len(ada)} latents: judge the same latents for both generators.")
-    values = list(ATTRIBUTES[attribute]); k = len(values)
-    counts = torch.bincount(src * k + ada, minlength=k * k).view(k, k).double()
-    n = counts.sum(1, keepdim=True)
-    df = pd.DataFrame((counts / n.clamp(min=1)).numpy(), index=pd.Index(values, name=f"source {attribute}"),
-                      columns=pd.Index(values, name=f"adapted {attribute}"))
-    df["latents"] = n[:, 0].long().numpy()
-    return df
 
 # %% ../../nbs/05_metrics.ipynb #61deb411
 def seed_ci(values, level: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
@@ -388,47 +321,13 @@ def comparison_grid(generators: dict[str, nn.Module], n: int = 8, seed: int = 0,
     return torch.cat(rows), labels
 
 # %% ../../nbs/05_metrics.ipynb #00900b43
-def is_shapes_run(config: dict) -> bool:
-    "True for runs of the offline shapes world (recorded as `world`)."
-    return config.get("world") == "shapes"
-
-def shapes_target(config: dict) -> tuple[str, int]:
-    "`(attribute, target index)` a shapes run changes: its recorded `attribute` and the value its `target` names."
-    from air_nb.shapes.world1 import ATTRIBUTES
-    attr, target = config.get("attribute"), str(config.get("target", "")).strip().lower()
-    if attr not in ATTRIBUTES:
-        raise ConfigError(f"the run records attribute={attr!r}: a shapes-world config names the attribute it changes, one of {list(ATTRIBUTES)}.")
-    values = [str(v).lower() for v in ATTRIBUTES[attr]]
-    if target not in values: raise ConfigError(f"target={config.get('target')!r} is not a value of {attr!r}: use one of {values}.")
-    return attr, values.index(target)
-
-def shapes_reference(config: dict, n: int, seed: int = 0) -> torch.Tensor:
-    """Target-domain images of a shapes run: the ideal images (`shapes2.ideal_images`) of `n` fresh latents (from `seed`)
-    of its source generator (`config['generator']`, default shapes-photo), with the changed attribute set to its target value."""
-    from air_nb.shapes.world1 import ATTRIBUTES
-    from air_nb.shapes.world2 import ideal_images
-    attr, i = shapes_target(config)
-    G = load_generator(config.get("generator") or "shapes-photo")
-    return ideal_images(G, sample_latents(G.z_dim, n, seed), **{attr: ATTRIBUTES[attr][i]})
-
-def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target: str, n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
-    """Measures only the shapes world can give, on the latents of `seed`: preservation of the other attributes against
-    each latent's ground truth (not the judge's reading of the source image) and the paired distance of each adapted
-    image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`."""
-    from air_nb.shapes.measures import paired_measures
-    m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
-    out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
-    out["preserved[truth:all-others]"] = m["preserved_all_others"]
-    out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
-    out["paired_dist[border-l1]"] = m["paired_border_l1"]
-    return out
-
 def judge_feature_extractor(judge: nn.Module) -> FeatureExtractor:
-    "The shapes-world judge's `features` (it resizes images to its own input size), named `judge`."
+    "A judge's `features` (it resizes images to its own input size), named `judge`."
     fn = lambda x: judge.features(x.to(next(judge.parameters()).device))
     with torch.no_grad(): dim = fn(torch.zeros(2, 3, 64, 64)).flatten(1).shape[1]
     return FeatureExtractor("judge", fn, dim, judge)
 
+# %% ../../nbs/05_metrics.ipynb #dfd1e002
 @torch.no_grad()
 def judge_predictions(judge: nn.Module, generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, truncation: float = 1.0) -> dict[str, torch.Tensor]:
     "The judge's class indices per attribute for `n` samples of `generator` on the latents from `seed`."
@@ -437,36 +336,136 @@ def judge_predictions(judge: nn.Module, generator: nn.Module, n: int, seed: int 
         for k, v in judge.predict(x).items(): preds.setdefault(k, []).append(v.cpu())
     return {k: torch.cat(v) for k, v in preds.items()}
 
+# %% ../../nbs/05_metrics.ipynb #5918d8d3
+CLEAR_SOURCE = 0.9   # judge probability above which a source image's attribute counts as clear
+
 @torch.no_grad()
 def judge_confidences(judge: nn.Module, generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, truncation: float = 1.0) -> dict[str, torch.Tensor]:
     "The judge's top class probability per attribute for the same samples as `judge_predictions` (a judge with `probs`)."
-    if not hasattr(judge, "probs"): raise ConfigError(f"{type(judge).__name__} gives no probabilities (no `probs` method): confidences need the shapes judge.")
+    if not hasattr(judge, "probs"): raise ConfigError(f"{type(judge).__name__} gives no probabilities (no `probs` method): confidences need a judge with `probs`.")
     conf: dict[str, list] = {}
     for x in stream_samples(generator, n, seed, batch_size, truncation, desc="judging"):
         for k, v in judge.probs(x).items(): conf.setdefault(k, []).append(v.max(-1).values.cpu())
     return {k: torch.cat(v) for k, v in conf.items()}
 
-# %% ../../nbs/05_metrics.ipynb #54c57289
+# %% ../../nbs/05_metrics.ipynb #e0372838
+class WorldEvaluator:
+    "What `evaluate_runs` asks of a world with a judge and ground truth; a world subclasses it and registers an instance in `WORLDS`."
+    def load_judge(self, device=None) -> nn.Module:
+        "The world's judge (`predict`, `features`, optionally `probs`), in eval mode."
+        raise NotImplementedError
+
+    def reference(self, config: dict, n: int, seed: int = 0) -> torch.Tensor:
+        "`n` images of the run's target domain in [-1, 1], from `seed`."
+        raise NotImplementedError
+
+    def source(self, config: dict, device=None) -> nn.Module:
+        "The run's source generator in eval mode: preservation compares the adapted generator with it on the same latents."
+        return load_generator(config["generator"]).to(device).eval()
+
+    def target(self, config: dict) -> tuple[str, int]:
+        "`(attribute, index of the target value)` that the run changes."
+        raise NotImplementedError
+
+    def measures(self, pred_adapted: dict, pred_source: dict, target: tuple[str, int], source_confidence: dict | None = None) -> dict[str, float]:
+        "Target share and preservation of the other attributes, from the judge's predictions on the same latents."
+        raise NotImplementedError
+
+    def truth_measures(self, adapted: nn.Module, judge: nn.Module, target: tuple[str, int], n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
+        "Measures against the latents' ground truth where `adapted` carries it; none by default."
+        return {}
+
+# %% ../../nbs/05_metrics.ipynb #ec1639ad
+WORLDS = Registry("world", hint="A world registers its evaluator: WORLDS.register(name, a WorldEvaluator).")
+
+def world_evaluator(config: dict) -> WorldEvaluator | None:
+    "The registered evaluator of the run's recorded `world`, or None (a run outside every registered world)."
+    world = config.get("world")
+    return WORLDS[world] if world is not None and world in WORLDS else None
+
+# %% ../../nbs/05_metrics.ipynb #c29d72e9
 def _try(notes: list, what: str, fn: Callable, *args, **kwargs):
     "fn(*args) or None, noting why it could not run (missing weights or modules are expected here, bugs are not)."
     try: return fn(*args, **kwargs)
     except (MissingWeightsError, ConfigError, ImportError, AttributeError, NotImplementedError) as e:
         notes.append(f"{what}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:300]})"); return None
 
-def _load_source_generator(config: dict, device):
-    return load_generator(config["generator"]).to(device).eval()
-
 def _load_run_clip(config: dict, device):
     "The CLIP the run was trained with, loaded the way the trainer loads it."
-    from air_nb.training.trainer import config_from_dict, load_run_clip
     return load_run_clip(config_from_dict(config).run, device)
 
+# %% ../../nbs/05_metrics.ipynb #e90fec64
 def run_text_feature(clip, config: dict) -> torch.Tensor:
-    "The target's text feature averaged over the run's own prompt templates (`imagenet`, `single`, `shapes:<attribute>`, a list)."
-    from air_nb.training.trainer import config_from_dict
-    from air_nb.clip.models import resolve_templates, text_features
+    "The target's text feature averaged over the run's own prompt templates (a template source's name or a list)."
     return text_features(clip, str(config.get("target", "")), resolve_templates(config_from_dict(config).run.templates)).reshape(-1).cpu()
 
+# %% ../../nbs/05_metrics.ipynb #54c57289
+def _setting_extractors(cfg: dict, setting: str, notes: list, world, device, use_clip: bool, inception_weights, extra) -> tuple:
+    "The extractors of a setting (given ones, Inception, the run's CLIP, the world's judge), the target's text feature and the judge."
+    extractors, text_feature, judge = list(extra), None, None
+    inc = _try(notes, f"[{setting}] fid[inception]", inception_feature_extractor, inception_weights, device=device)
+    if inc is not None: extractors.append(inc)
+    if use_clip:
+        clip = _try(notes, f"[{setting}] CLIP metrics", _load_run_clip, cfg, device)
+        if clip is not None:
+            if cfg.get("clip_model") == "tiny-random": notes.append(f"[{setting}] the run's CLIP is 'tiny-random' (random weights): its CLIP metrics only test the plumbing")
+            extractors.append(clip_feature_extractor(clip))
+            text_feature = run_text_feature(clip, cfg)
+    if world is not None:
+        judge = _try(notes, f"[{setting}] judge measures", world.load_judge, device)
+        if judge is not None: judge = judge.eval(); extractors.append(judge_feature_extractor(judge))
+    return extractors, text_feature, judge
+
+# %% ../../nbs/05_metrics.ipynb #766f0a35
+def _setting_reference(cfg: dict, setting: str, notes: list, world, reference, n_reference: int | None, n: int, seed: int):
+    "Reference images of a setting: the given ones, else the world's target domain, else none (noted)."
+    if reference is not None and str(reference) != "": return load_images(reference, limit=n_reference)
+    if world is not None: return _try(notes, f"[{setting}] reference images", world.reference, cfg, n_reference or n, seed + 1)
+    notes.append(f"[{setting}] no reference images given: FID/KID and CLIP distance skipped (pass reference=FOLDER)")
+    return None
+
+def _diversity_extractor(extractors: Sequence[FeatureExtractor], lp, chosen: str | None, setting: str, notes: list) -> str | None:
+    "The extractor for feature diversity: the chosen one; none with LPIPS; else the judge's, else a CLIP's (noted)."
+    if chosen: return chosen
+    if lp is not None: return None
+    names = [e.name for e in extractors]
+    div_fx = "judge" if "judge" in names else next((x for x in names if x.startswith("clip:")), None)
+    notes.append(f"[{setting}] diversity: " + (f"intra_dist[{div_fx}-features,...] instead of intra-LPIPS (not comparable with LPIPS)" if div_fx else "no LPIPS, judge or CLIP features: none measured"))
+    return div_fx
+
+# %% ../../nbs/05_metrics.ipynb #9c977d99
+def _source_judgement(cfg: dict, setting: str, notes: list, world, judge, device, n: int, seed: int, batch_size: int, truncation: float) -> tuple:
+    "The judge's predictions and confidences (None where it gives none) on the source generator's images."
+    if world is None: return None, None
+    source = _try(notes, f"[{setting}] source generator (grids, preservation)", world.source, cfg, device)
+    if judge is None or source is None: return None, None
+    pred = judge_predictions(judge, source, n, seed, batch_size, truncation)
+    return pred, (judge_confidences(judge, source, n, seed, batch_size, truncation) if hasattr(judge, "probs") else None)
+
+def _judge_run(world, judge, G, config: dict, setting: str, notes: list, source: tuple, n: int, seed: int, batch_size: int, truncation: float) -> dict:
+    "Target share, preservation (with the source's predictions) and the world's truth measures of one adapted generator."
+    tgt = _try(notes, f"[{setting}] target share", world.target, config)
+    pred = judge_predictions(judge, G, n, seed, batch_size, truncation)
+    if tgt is None: return {}
+    src_pred, src_conf = source
+    if src_pred is not None: m = world.measures(pred, src_pred, tgt, source_confidence=src_conf)
+    else: m = {f"target_share[judge:{tgt[0]}]": float((pred[tgt[0]] == tgt[1]).float().mean())}
+    m.update(world.truth_measures(G, judge, tgt, n, seed, batch_size))
+    return m
+
+# %% ../../nbs/05_metrics.ipynb #aa6496aa
+def _save_row(row: dict, notes: list) -> dict:
+    "Write a run's row to its `metrics.json` (noting a failure) and return it."
+    try: save_json(dict(row), Path(row["run"]) / "metrics.json")
+    except OSError as e: notes.append(f"could not write {row['run']}/metrics.json: {e}")
+    return row
+
+def _by_setting(infos: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list] = {}
+    for info in infos: groups.setdefault(info["setting"], []).append(info)
+    return groups
+
+# %% ../../nbs/05_metrics.ipynb #5b79f96b
 def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,
                   reference: str | os.PathLike | torch.Tensor | None = None, n_reference: int | None = None, n_diversity: int = 1000,
                   k: int = 10, use_clip: bool = True, inception_weights: str | None = None, lpips_net: str = "alex", n_judge: int = 1000,
@@ -474,56 +473,24 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
                   write_run_metrics: bool = True, progress: bool = True):
     "Evaluate run folders: `(DataFrame with setting, method, seed, run and every metric, notes on what was skipped)`."
     import pandas as pd
-    from air_nb.core.base import save_json
-    from air_nb.shapes.world1 import ATTRIBUTES
-    device = get_device(device)
+    device, nj = get_device(device), min(n_judge, n)
     run_paths = [Path(r) for r in run_folders] if isinstance(run_folders, (list, tuple)) else runs.find_runs(run_folders)
     infos = [run_info(r) for r in run_paths]
     notes: list[str] = []; rows = []
     lp = _try(notes, f"intra_lpips ({lpips_net})", load_lpips, lpips_net, device=device)
-    by_setting: dict[str, list] = {}
-    for info in infos: by_setting.setdefault(info["setting"], []).append(info)
-    for setting, group in by_setting.items():
-        cfg = group[0]["config"]; shapes_run = is_shapes_run(cfg)
-        extractors, text_feature, judge = list(extra_extractors), None, None
-        inc = _try(notes, f"[{setting}] fid[inception]", inception_feature_extractor, inception_weights, device=device)
-        if inc is not None: extractors.append(inc)
-        if use_clip:
-            clip = _try(notes, f"[{setting}] CLIP metrics", _load_run_clip, cfg, device)
-            if clip is not None:
-                if cfg.get("clip_model") == "tiny-random": notes.append(f"[{setting}] the run's CLIP is 'tiny-random' (random weights): its CLIP metrics only test the plumbing")
-                extractors.append(clip_feature_extractor(clip))
-                text_feature = run_text_feature(clip, cfg)
-        if shapes_run:
-            judge = _try(notes, f"[{setting}] judge measures", load_judge, device)
-            if judge is not None: judge = judge.eval(); extractors.append(judge_feature_extractor(judge))
-        ref_images = None
-        if reference is not None and str(reference) != "": ref_images = load_images(reference, limit=n_reference)
-        elif shapes_run: ref_images = _try(notes, f"[{setting}] reference images", shapes_reference, cfg, n_reference or n, seed + 1)
-        else: notes.append(f"[{setting}] no reference images given: FID/KID and CLIP distance skipped (pass reference=FOLDER)")
+    for setting, group in _by_setting(infos).items():
+        cfg = group[0]["config"]; world = world_evaluator(cfg)
+        extractors, text_feature, judge = _setting_extractors(cfg, setting, notes, world, device, use_clip, inception_weights, extra_extractors)
+        ref_images = _setting_reference(cfg, setting, notes, world, reference, n_reference, n, seed)
         ref_feats = reference_features(ref_images, extractors, batch_size) if ref_images is not None else {}
-        div_fx = diversity_extractor if diversity_extractor else None if lp is not None else next((e.name for e in extractors if e.name == "judge"), next((e.name for e in extractors if e.name.startswith("clip:")), None))
-        if lp is None and not diversity_extractor: notes.append(f"[{setting}] diversity: " + (f"intra_dist[{div_fx}-features,...] instead of intra-LPIPS (not comparable with LPIPS)" if div_fx else "no LPIPS, judge or CLIP features: none measured"))
-        source = _try(notes, f"[{setting}] source generator (grids, preservation)", _load_source_generator, cfg, device) if shapes_run else None
-        src_pred = judge_predictions(judge, source, min(n_judge, n), seed, batch_size, truncation) if (judge is not None and source is not None) else None
-        src_conf = (judge_confidences(judge, source, min(n_judge, n), seed, batch_size, truncation)
-                    if (src_pred is not None and hasattr(judge, "probs")) else None)
+        div_fx = _diversity_extractor(extractors, lp, diversity_extractor, setting, notes)
+        source = _source_judgement(cfg, setting, notes, world, judge, device, nj, seed, batch_size, truncation)
         for info in tqdm(group, desc=setting, disable=not progress):
             G = load_generator(info["run"], device)
             m = evaluate_generator(G, extractors, ref_feats, text_feature, n=n, seed=seed, batch_size=batch_size, truncation=truncation,
                                    lpips=lp, n_diversity=min(n_diversity, n), k=k, diversity_extractor=div_fx, kid_subsets=kid_subsets)
-            if judge is not None:
-                tgt = _try(notes, f"[{setting}] target share", shapes_target, info["config"])
-                pred = judge_predictions(judge, G, min(n_judge, n), seed, batch_size, truncation)
-                if tgt is None: pass
-                elif src_pred is not None: m.update(shapes_measures(pred, src_pred, *tgt, source_confidence=src_conf))
-                else: m[f"target_share[judge:{tgt[0]}]"] = float((pred[tgt[0]] == tgt[1]).float().mean())
-                if tgt is not None and getattr(G, "latent_code", None) is not None:
-                    m.update(truth_measures(G, judge, tgt[0], ATTRIBUTES[tgt[0]][tgt[1]], min(n_judge, n), seed, batch_size))
+            if judge is not None: m.update(_judge_run(world, judge, G, info["config"], setting, notes, source, nj, seed, batch_size, truncation))
             row = {"setting": setting, "method": info["method"], "seed": info["seed"], "run": info["run"], **m}
-            rows.append(row)
-            if write_run_metrics:
-                try: save_json({k_: v for k_, v in row.items()}, Path(info["run"]) / "metrics.json")
-                except OSError as e: notes.append(f"could not write {info['run']}/metrics.json: {e}")
+            rows.append(_save_row(row, notes) if write_run_metrics else row)
             del G
     return pd.DataFrame(rows), list(dict.fromkeys(notes))

@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, atomic_torch_save, from_uint8, weights_dir
+from ..core.registry import Registry
 from ..clip.models import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, resolve_templates, text_features
 
 # %% auto #0
-__all__ = ['offset_misalignment', 'concept_distance', 'LabelledImages', 'from_tensors', 'from_image_folder', 'from_cifar100',
-           'shapes_images', 'as_labelled_images', 'default_cache_dir', 'clip_fingerprint', 'ConceptEmbeddings',
+__all__ = ['IMAGE_SETS', 'offset_misalignment', 'concept_distance', 'LabelledImages', 'from_tensors', 'from_image_folder',
+           'from_cifar100', 'as_labelled_images', 'default_cache_dir', 'clip_fingerprint', 'ConceptEmbeddings',
            'class_image_embeddings', 'class_text_embeddings', 'sample_pairs', 'pair_table', 'pair_study',
            'RankCorrelation', 'spearman', 'plot_misalignment', 'template_misalignment']
 
@@ -160,37 +161,19 @@ def from_cifar100(root: str | Path, train: bool = False) -> LabelledImages:
     return out
 
 # %% ../../nbs/05a_misalignment.ipynb #ada76481
-def shapes_images(n_per_class: int = 16, seed: int = 0, size: int = 64, shapes: Sequence[str] | None = None,
-                  colors: Sequence[str] | None = None, styles: Sequence[str] | None = None) -> LabelledImages:
-    """`LabelledImages` of the shapes world: one class per (shape, color, style), text = its caption, `n_per_class`
-    renders each (world 2's renderer, each render with the nuisance of a random latent)."""
-    try: from air_nb.shapes.world1 import world1 as sw; from air_nb.shapes.world1 import world2 as shapes2
-    except ImportError as e:
-        raise ConfigError(f"The shapes world (air_nb.shapes.world1) is not available ({e}); pass an image folder or CIFAR-100 instead.") from None
-    if int(n_per_class) < 1: raise ConfigError(f"shapes_images: n_per_class={n_per_class} must be at least 1.")
-    n = int(n_per_class)
-    combos = [(sh, c, st) for sh in (shapes or sw.SHAPES) for c in (colors or sw.COLORS) for st in (styles or sw.STYLES)]
-    names = [sw.caption(*cb) for cb in combos]
-    z = torch.from_numpy(np.random.default_rng([int(seed), 2026]).standard_normal((len(combos) * n, shapes2.Z_DIM))).float()
-    att = shapes2.decode_latents(z)
-    for k, a in enumerate(("shape", "color", "style")): att[a] = torch.tensor([sw.ATTRIBUTES[a].index(cb[k]) for cb in combos for _ in range(n)])
-    labels = np.repeat(np.arange(len(combos)), n)
-    def load(idx, out_size):
-        x = shapes2.render_attributes({k: v[torch.as_tensor(np.asarray(idx, dtype=np.int64))] for k, v in att.items()}, size)
-        return x if out_size is None or tuple(out_size) == (size, size) else F.interpolate(x, size=tuple(out_size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
-    # the key holds a few renders, so that a change of the renderer invalidates cached embeddings
-    key = _hash("shapes2", combos, z, size, load(range(0, len(labels), max(1, len(labels) // 8)), None))
-    return LabelledImages(names, labels, load, key=key, name=f"shapes-{size}px")
+IMAGE_SETS = Registry("labelled image set", hint="A world registers its sets: IMAGE_SETS.register(name, fn) with fn(**kw) -> LabelledImages.")
 
 # %% ../../nbs/05a_misalignment.ipynb #ce30e7b0
-def as_labelled_images(data: Any, classnames: Sequence[str] | dict[str, str] | None = None, **shapes_kw) -> LabelledImages:
-    """`data` as `LabelledImages`: `'shapes'`, a folder path (CIFAR-100's `cifar-100-python` inside, or an ImageFolder layout),
+def _set_names() -> str: return " or ".join(repr(n) for n in IMAGE_SETS.names()) or "a registered set name"
+
+def as_labelled_images(data: Any, classnames: Sequence[str] | dict[str, str] | None = None, **set_kw) -> LabelledImages:
+    """`data` as `LabelledImages`: the name of a set in `IMAGE_SETS` (with `set_kw`), a folder path (CIFAR-100's `cifar-100-python` inside, or an ImageFolder layout),
     a torchvision `ImageFolder`/`CIFAR100` object, `(images, labels, classnames)`, or `LabelledImages` itself."""
     if isinstance(data, LabelledImages): return data
-    if isinstance(data, str) and data.strip().lower() == "shapes": return shapes_images(**shapes_kw)
+    if isinstance(data, str) and data.strip().lower() in IMAGE_SETS: return IMAGE_SETS[data.strip().lower()](**set_kw)
     if isinstance(data, (str, os.PathLike)):
         root = Path(data).expanduser()
-        if not root.exists(): raise ConfigError(f"dataset={str(data)!r}: no such folder. Pass 'shapes', an ImageFolder-style folder or a folder holding 'cifar-100-python'.")
+        if not root.exists(): raise ConfigError(f"dataset={str(data)!r}: no such folder. Pass {_set_names()}, an ImageFolder-style folder or a folder holding 'cifar-100-python'.")
         if root.name == "cifar-100-python" or (root / "cifar-100-python").is_dir(): return from_cifar100(root)
         return from_image_folder(root, classnames)
     if isinstance(data, tuple) and len(data) == 3: return from_tensors(*data)
@@ -198,7 +181,7 @@ def as_labelled_images(data: Any, classnames: Sequence[str] | dict[str, str] | N
         return from_tensors(np.asarray(data.data), data.targets, classnames or [_readable(c) for c in data.classes], name=type(data).__name__.lower())
     if hasattr(data, "classes") and hasattr(data, "samples"):                           # ImageFolder-like
         return _from_folder_dataset(data, classnames, name=Path(data.root).name)
-    raise ConfigError(f"Cannot read labelled images from a {type(data).__name__}: pass 'shapes', a folder path, a torchvision "
+    raise ConfigError(f"Cannot read labelled images from a {type(data).__name__}: pass {_set_names()}, a folder path, a torchvision "
                       "ImageFolder/CIFAR100, (images, labels, classnames) or LabelledImages.")
 
 # %% ../../nbs/05a_misalignment.ipynb #3689fd1c

@@ -6,19 +6,29 @@
 from __future__ import annotations
 import argparse, json, time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, save_json
-from ..evaluation.metrics import fid_kid, judge_feature_extractor
-from .world1 import ATTRIBUTES, STYLES, load_judge
-from .world2 import Z_DIM, latent_attributes, decode_latents, render_attributes, ideal_images, change_attributes
+from ..models.generators import load_generator, sample_latents
+from ..evaluation.metrics import (CLEAR_SOURCE, WORLDS, WorldEvaluator, fid_kid, judge_feature_extractor)
+from ..evaluation.misalignment import IMAGE_SETS, LabelledImages, _hash
+from ..evaluation.fewshot import SET_MEASURES
+from . import world1 as sw
+from .world1 import ATTRIBUTES, STYLES, load_judge, zero_shot_attributes
+from .world2 import (Z_DIM, CORNER_LAYOUT, FEW_SHOT_TARGETS, latent_attributes, decode_latents, render_attributes, ideal_images,
+                                  change_attributes, world2_code)
+from .judge import LAYOUT_BINS, layout_bins, layout_truth, layout_agreement, load_layout_judge
 
 # %% auto #0
 __all__ = ['CLIP_WORLD2_MIN_ACC', 'world2_latents', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1',
-           'paired_measures', 'layout_measures', 'clip_check', 'main']
+           'paired_measures', 'layout_measures', 'clip_check', 'is_shapes_run', 'shapes_target', 'shapes_reference',
+           'shapes_measures', 'attribute_confusion', 'truth_measures', 'ShapesEvaluator', 'set_name', 'set_change',
+           'set_measures', 'shapes_images', 'main']
 
 # %% ../../nbs/06d_world2_metrics.ipynb #b3064e0d
 def _judge_size(judge) -> int: return int(getattr(judge, "config", {}).get("image_size", 64))
@@ -122,7 +132,6 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
 @torch.no_grad()
 def layout_measures(generator, layout_judge, n: int = 2000, seed: int = 781, batch_size: int = 100) -> dict:
     "Share of `n` samples (and of the renders of the same latents) whose layout bins are within one of the truth."
-    from air_nb.shapes.judge import layout_truth, layout_agreement
     z = world2_latents(n, seed).to(next(generator.parameters()).device)
     att = {k: v.cpu() for k, v in latent_attributes(generator, z).items()}
     truth = layout_truth(att)
@@ -136,18 +145,200 @@ CLIP_WORLD2_MIN_ACC = {"shape": 0.95, "color": 0.98, "style": 0.98}
 @torch.no_grad()
 def clip_check(clip, n: int = 1500, seed: int = 780, batch_size: int = 250) -> dict:
     "Zero-shot accuracy per attribute of `clip` on `n` fresh 64 px world-2 renders (all shapes, colours, styles)."
-    from air_nb.shapes.world1 import zero_shot_attributes
-    from air_nb.shapes.world2 import world2_code
     att = decode_latents(world2_latents(n, seed), world2_code(styles=None))
     images = render_attributes(att, 64)
     pred = zero_shot_attributes(clip, images, batch_size=batch_size)
     acc = {a: float(pred[a].eq(att[a]).float().mean()) for a in ("shape", "color", "style")}
     return {"n": int(n), **acc, "passes": all(acc[a] >= CLIP_WORLD2_MIN_ACC[a] for a in acc)}
 
+# %% ../../nbs/06d_world2_metrics.ipynb #5017f08f
+def is_shapes_run(config: dict) -> bool:
+    "True for runs of the offline shapes world (recorded as `world`)."
+    return config.get("world") == "shapes"
+
+def shapes_target(config: dict) -> tuple[str, int]:
+    "`(attribute, target index)` a shapes run changes: its recorded `attribute` and the value its `target` names."
+    attr, target = config.get("attribute"), str(config.get("target", "")).strip().lower()
+    if attr not in ATTRIBUTES:
+        raise ConfigError(f"the run records attribute={attr!r}: a shapes-world config names the attribute it changes, one of {list(ATTRIBUTES)}.")
+    values = [str(v).lower() for v in ATTRIBUTES[attr]]
+    if target not in values: raise ConfigError(f"target={config.get('target')!r} is not a value of {attr!r}: use one of {values}.")
+    return attr, values.index(target)
+
+# %% ../../nbs/06d_world2_metrics.ipynb #3b9c56b0
+def shapes_reference(config: dict, n: int, seed: int = 0) -> torch.Tensor:
+    """Target-domain images of a shapes run: the ideal images (`shapes2.ideal_images`) of `n` fresh latents (from `seed`)
+    of its source generator (`config['generator']`, default shapes-photo), with the changed attribute set to its target value."""
+    attr, i = shapes_target(config)
+    G = load_generator(config.get("generator") or "shapes-photo")
+    return ideal_images(G, sample_latents(G.z_dim, n, seed), **{attr: ATTRIBUTES[attr][i]})
+
+# %% ../../nbs/06d_world2_metrics.ipynb #18e19a46
+def shapes_measures(pred_adapted: dict[str, torch.Tensor], pred_source: dict[str, torch.Tensor], attribute: str, target_index: int,
+                    source_confidence: dict[str, torch.Tensor] | None = None, clear: float = CLEAR_SOURCE) -> dict[str, float]:
+    """Share of the target attribute value and preservation of the other attributes, from judge predictions on the same latents.
+    With `source_confidence` (the judge's top probability per attribute on the source images, see `judge_confidences`),
+    also preservation on the latents whose source attribute is clear (>= `clear`) and the share of such latents."""
+    if attribute not in pred_adapted: raise ConfigError(f"attribute={attribute!r} is not judged; the judge predicts {sorted(pred_adapted)}.")
+    out = {f"target_share[judge:{attribute}]": float((pred_adapted[attribute].cpu() == target_index).float().mean())}
+    others = [a for a in pred_adapted if a != attribute and a in pred_source]
+    kept_all = torch.ones(len(pred_adapted[attribute]), dtype=torch.bool)
+    for a in others:
+        same = pred_adapted[a].cpu() == pred_source[a].cpu(); kept_all &= same
+        out[f"preserved[judge:{a}]"] = float(same.float().mean())
+        if source_confidence is not None and a in source_confidence:
+            sure = source_confidence[a].cpu() >= clear
+            out[f"preserved[judge:{a}|clear source]"] = float(same[sure].float().mean()) if sure.any() else float("nan")
+            out[f"clear_source_share[judge:{a}]"] = float(sure.float().mean())
+    if others: out["preserved[judge:all-others]"] = float(kept_all.float().mean())
+    return out
+
+# %% ../../nbs/06d_world2_metrics.ipynb #023f0c82
+def attribute_confusion(pred_source: dict[str, torch.Tensor], pred_adapted: dict[str, torch.Tensor], attribute: str):
+    """Rows: the `attribute`'s value on the source generator's image, columns: the value on the adapted generator's image
+    of the same latent; entries are shares of the row (rows sum to 1), plus the row's number of latents."""
+    import pandas as pd
+    if attribute not in ATTRIBUTES: raise ConfigError(f"attribute={attribute!r} is unknown; the judge predicts {sorted(ATTRIBUTES)}.")
+    if attribute not in pred_source or attribute not in pred_adapted:
+        raise ConfigError(f"attribute={attribute!r} is missing from the predictions; they have {sorted(set(pred_source) & set(pred_adapted))}.")
+    src, ada = pred_source[attribute].cpu().long(), pred_adapted[attribute].cpu().long()
+    if src.shape != ada.shape: raise ConfigError(f"predictions for {len(src)} and {len(ada)} latents: judge the same latents for both generators.")
+    values = list(ATTRIBUTES[attribute]); k = len(values)
+    counts = torch.bincount(src * k + ada, minlength=k * k).view(k, k).double()
+    n = counts.sum(1, keepdim=True)
+    df = pd.DataFrame((counts / n.clamp(min=1)).numpy(), index=pd.Index(values, name=f"source {attribute}"),
+                      columns=pd.Index(values, name=f"adapted {attribute}"))
+    df["latents"] = n[:, 0].long().numpy()
+    return df
+
+# %% ../../nbs/06d_world2_metrics.ipynb #ee723927
+def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target: str, n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
+    """Measures only the shapes world can give, on the latents of `seed`: preservation of the other attributes against
+    each latent's ground truth (not the judge's reading of the source image) and the paired distance of each adapted
+    image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`."""
+    m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
+    out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
+    out["preserved[truth:all-others]"] = m["preserved_all_others"]
+    out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
+    out["paired_dist[border-l1]"] = m["paired_border_l1"]
+    return out
+
+# %% ../../nbs/06d_world2_metrics.ipynb #5ef62f96
+class ShapesEvaluator(WorldEvaluator):
+    "The shapes world for `evaluate_runs`: its judge, ideal images as the target domain, judge and ground-truth measures."
+    def load_judge(self, device=None): return load_judge(device)
+    def reference(self, config: dict, n: int, seed: int = 0): return shapes_reference(config, n, seed)
+    def target(self, config: dict): return shapes_target(config)
+
+    def measures(self, pred_adapted, pred_source, target, source_confidence=None):
+        return shapes_measures(pred_adapted, pred_source, *target, source_confidence=source_confidence)
+
+    def truth_measures(self, adapted, judge, target, n, seed=0, batch_size=64):
+        if getattr(adapted, "latent_code", None) is None: return {}   # a generator without latent ground truth
+        return truth_measures(adapted, judge, target[0], ATTRIBUTES[target[0]][target[1]], n, seed, batch_size)
+
+WORLDS.register("shapes", ShapesEvaluator())
+
+# %% ../../nbs/06d_world2_metrics.ipynb #fa30dfc1
+def set_name(target_images: str) -> str:
+    "The world-2 set of a `target_images` spec `shapes2:<set>`."
+    name = str(target_images)[len("shapes2:"):] if str(target_images).startswith("shapes2:") else None
+    if name not in FEW_SHOT_TARGETS:
+        raise ConfigError(f"target_images={target_images!r} is not a world-2 few-shot set: use one of {['shapes2:' + n for n in FEW_SHOT_TARGETS]}.")
+    return name
+
+def set_change(name: str) -> tuple[dict, dict | None]:
+    "(the attribute change, the layout or None) of the world-2 set `name`."
+    t = FEW_SHOT_TARGETS[name]
+    return dict(t["change"]), t.get("layout")
+
+# %% ../../nbs/06d_world2_metrics.ipynb #aebae8a4
+@torch.no_grad()
+def _fewshot_judge_pass(gen: torch.Tensor, ideal: torch.Tensor, judge, layout_judge, batch_size: int) -> tuple:
+    "Per batch of samples: the judge's predictions, the layout judge's bins, and judge features of samples and ideal images."
+    jdev = next(judge.parameters()).device
+    pred = {a: [] for a in ATTRIBUTES}; lay = {k: [] for k in LAYOUT_BINS}
+    fx = judge_feature_extractor(judge); f_gen, f_ideal = [], []
+    for i in range(0, len(gen), batch_size):
+        x = gen[i:i + batch_size].to(jdev)
+        for a, p in judge.predict(x).items(): pred[a].append(p.cpu())
+        for k, p in layout_judge.predict(x).items(): lay[k].append(p.cpu())
+        f_gen.append(fx(x).cpu()); f_ideal.append(fx(ideal[i:i + batch_size].to(jdev)).cpu())
+    cat = lambda d: {k: torch.cat(v) for k, v in d.items()}
+    return cat(pred), cat(lay), torch.cat(f_gen).flatten(1), torch.cat(f_ideal).flatten(1)
+
+def _bin_centres(bins: dict) -> dict:
+    return {k: LAYOUT_BINS[k][0] + (v.double() + 0.5) * (LAYOUT_BINS[k][1] - LAYOUT_BINS[k][0]) / LAYOUT_BINS[k][2] for k, v in bins.items()}
+
+# %% ../../nbs/06d_world2_metrics.ipynb #ca716698
+def _truth_shares(pred: dict, truth: dict, change: dict) -> dict[str, float]:
+    "Target share of the changed attributes and preservation of the others, against the truth."
+    out, kept = {}, torch.ones(len(next(iter(pred.values()))), dtype=torch.bool)
+    for a in ATTRIBUTES:
+        right = pred[a].eq(truth[a])
+        if a in change: out[f"target_share[judge:{a}]"] = out["target_share"] = float(right.float().mean())
+        else: out[f"preserved[truth:{a}]"] = float(right.float().mean()); kept &= right
+    out["preserved[truth:all-others]"] = float(kept.float().mean())
+    return out
+
+def _layout_shares(lay: dict, att: dict, layout: dict | None, out: dict) -> dict[str, float]:
+    "Share within one bin of the source's and of the corner layout, the mean read centre and radius (added to `out`)."
+    def within(lay_truth): return torch.stack([(lay[k] - v).abs() <= 1 for k, v in layout_bins(lay_truth).items()]).all(0).float().mean()
+    out["layout_within1[source]"] = float(within(layout_truth(att)))
+    out["layout_within1[corner]"] = float(within(layout_truth(att, CORNER_LAYOUT)))
+    if layout is not None: out["target_share[layout]"] = out["target_share"] = out["layout_within1[corner]"]
+    for k, v in _bin_centres(lay).items(): out[f"layout_mean[{k}]"] = float(v.mean())
+    return out
+
+# %% ../../nbs/06d_world2_metrics.ipynb #e4acfca7
+@torch.no_grad()
+def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: int = 779, batch_size: int = 100) -> dict[str, float]:
+    """On `n` latents of `seed`: target share, preservation against the truth, paired distances to the ideal images of the
+    world-2 set `name`, and the layout the layout judge reads (mean centre / radius, share within one bin of the source's and
+    of the set's layout)."""
+    change, layout = set_change(name)
+    dev = next(adapted.parameters()).device
+    z = world2_latents(n, seed)
+    att = {k: v.cpu() for k, v in latent_attributes(adapted, z.to(dev)).items()}
+    gen = torch.cat([adapted(z[i:i + batch_size].to(dev)).float().clamp(-1, 1).cpu() for i in range(0, n, batch_size)])
+    ideal = ideal_images(adapted, z, layout=layout, **change)
+    pred, lay, f_gen, f_ideal = _fewshot_judge_pass(gen, ideal, judge, layout_judge, batch_size)
+    out = _layout_shares(lay, att, layout, _truth_shares(pred, change_attributes(att, **change), change))
+    out["paired_dist[judge-cosine]"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
+    out["paired_dist[pixel-l1]"] = float((gen - ideal).abs().mean())
+    out["paired_dist[border-l1]"] = border_l1(gen, ideal)
+    return out
+
+SET_MEASURES.register("shapes2", set_measures)
+
+# %% ../../nbs/06d_world2_metrics.ipynb #a86fa453
+def _render_loader(att: dict, size: int):
+    "`load(indices, out_size)` of `LabelledImages`: renders of the chosen latents' attributes, resized when asked."
+    def load(idx, out_size):
+        x = render_attributes({k: v[torch.as_tensor(np.asarray(idx, dtype=np.int64))] for k, v in att.items()}, size)
+        return x if out_size is None or tuple(out_size) == (size, size) else F.interpolate(x, size=tuple(out_size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
+    return load
+
+def shapes_images(n_per_class: int = 16, seed: int = 0, size: int = 64, shapes: Sequence[str] | None = None,
+                  colors: Sequence[str] | None = None, styles: Sequence[str] | None = None) -> LabelledImages:
+    """`LabelledImages` of the shapes world: one class per (shape, color, style), text = its caption, `n_per_class`
+    renders each (world 2's renderer, each render with the nuisance of a random latent)."""
+    if int(n_per_class) < 1: raise ConfigError(f"shapes_images: n_per_class={n_per_class} must be at least 1.")
+    n = int(n_per_class)
+    combos = [(sh, c, st) for sh in (shapes or sw.SHAPES) for c in (colors or sw.COLORS) for st in (styles or sw.STYLES)]
+    z = torch.from_numpy(np.random.default_rng([int(seed), 2026]).standard_normal((len(combos) * n, Z_DIM))).float()
+    att = decode_latents(z)
+    for k, a in enumerate(("shape", "color", "style")): att[a] = torch.tensor([ATTRIBUTES[a].index(cb[k]) for cb in combos for _ in range(n)])
+    labels, load = np.repeat(np.arange(len(combos)), n), _render_loader(att, size)
+    # the key holds a few renders, so that a change of the renderer invalidates cached embeddings
+    key = _hash("shapes2", combos, z, size, load(range(0, len(labels), max(1, len(labels) // 8)), None))
+    return LabelledImages([sw.caption(*cb) for cb in combos], labels, load, key=key, name=f"shapes-{size}px")
+
+IMAGE_SETS.register("shapes", shapes_images)
+
 # %% ../../nbs/06d_world2_metrics.ipynb #16bbb945
 def main(argv=None) -> dict:
     "Measure a saved world-2 source generator: `source_measures` and `ideal_sketch_measures`, as JSON."
-    from air_nb.models.generators import load_generator
     ap = argparse.ArgumentParser(prog="python -m air_nb.shapes.measures", description=main.__doc__)
     ap.add_argument("generator"); ap.add_argument("--n", type=int, default=2000); ap.add_argument("--n-sketch", type=int, default=500)
     ap.add_argument("--seed", type=int, default=777); ap.add_argument("--out", default=""); ap.add_argument("--threads", type=int, default=1)
@@ -158,7 +349,6 @@ def main(argv=None) -> dict:
     res = {"generator": str(a.generator), "source": source_measures(G, judge, n=a.n, seed=a.seed),
            "ideal_sketch": ideal_sketch_measures(G, judge, n=a.n_sketch, seed=a.seed + 10)}
     if a.layout_judge:
-        from air_nb.shapes.judge import load_layout_judge
         res["layout"] = layout_measures(G, load_layout_judge(path=None if a.layout_judge == "default" else a.layout_judge), n=a.n, seed=a.seed + 20)
     res["seconds"] = time.perf_counter() - t0
     if a.out: save_json(res, a.out)
