@@ -113,4 +113,4 @@ def test_checkpoints_without_a_discriminator(tmp_path):
     with pytest.raises(MissingWeightsError):
         load_rosinality_discriminator(tmp_path / "absent.pt")
     with pytest.raises(ConfigError, match=".pkl"):
-        load_discriminator(tmp_path / "d.safetensors")
+        load_discriminator(tmp_path / "d.npz")

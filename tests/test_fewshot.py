@@ -243,7 +243,8 @@ def test_fewshot_notebook_bad_inputs_stop_early(tmp_path):
 
 # ---------------------------------------------------------------- world-2 presets, source discriminator, IDC's details
 def test_world2_presets_and_grid():
-    from air_nb.training.trainer import PRESETS, FEWSHOT_SETTINGS
+    from air_nb.training.trainer import PRESETS
+    from air_nb.shapes.world2 import FEWSHOT_SETTINGS
     from air_nb.scale.sweep import GRIDS
     from air_nb.shapes.world2 import FEW_SHOT_TARGETS
     for stem, s in FEWSHOT_SETTINGS.items():

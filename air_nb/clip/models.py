@@ -21,12 +21,13 @@ from open_clip.transformer import TextTransformer
 from open_clip.tokenizer import SimpleTokenizer
 
 from ..core.base import ConfigError, MissingWeightsError, get_device, weights_dir, find_weights, PACKAGE_WEIGHTS
+from ..core.registry import Registry
 
 # %% auto #0
-__all__ = ['TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'register_clip_config', 'WeightSource',
-           'weight_source', 'clip_weight_candidates', 'find_clip_weights', 'Clip', 'load_clip', 'tiny_random_clip',
-           'fill_templates', 'resolve_templates', 'text_features', 'text_direction', 'token_embedding',
-           'encode_token_embeddings', 'PromptEmbedding', 'prompt_token_embeddings']
+__all__ = ['CLIP_MODELS', 'TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'TEMPLATE_SOURCES',
+           'register_clip_config', 'WeightSource', 'weight_source', 'clip_weight_candidates', 'find_clip_weights',
+           'Clip', 'load_clip', 'tiny_random_clip', 'fill_templates', 'resolve_templates', 'text_features',
+           'text_direction', 'token_embedding', 'encode_token_embeddings', 'PromptEmbedding', 'prompt_token_embeddings']
 
 # %% ../../nbs/02_clip.ipynb #2066e407
 _CONFIG_DIR: Path | None = None      # one private folder per process for the JSON files open_clip reads
@@ -56,6 +57,9 @@ def register_clip_config(name: str, config: dict) -> str:
     _CUSTOM_CONFIGS.add(name)
     return name
 
+# %% ../../nbs/02_clip.ipynb #a6abcac9
+CLIP_MODELS = Registry("CLIP model", hint="Or an open_clip model name (open_clip.list_models()).")
+
 # %% ../../nbs/02_clip.ipynb #3eca234a
 _OPEN_CLIP_URL_CACHE = Path("~/.cache/clip")   # where open_clip's download_pretrained_from_url puts URL files
 _SAFE_NAME, _BIN_NAME = "open_clip_model.safetensors", "open_clip_pytorch_model.bin"
@@ -77,8 +81,8 @@ class WeightSource:
 
 def _check_model_name(name: str):
     if name not in open_clip.list_models():
-        raise ConfigError(f"Unknown CLIP model {name!r}. Available: {', '.join(open_clip.list_models())}, and air_nb's own 'shapes' "
-                          "and 'tiny-random'. Register a custom architecture first with air_nb.clip.models.register_clip_config(name, config).")
+        raise ConfigError(f"Unknown CLIP model {name!r}. Available: {', '.join(open_clip.list_models())}, and air_nb's own "
+                          f"{', '.join(repr(k) for k in CLIP_MODELS)}. Register a custom architecture first with air_nb.clip.models.register_clip_config(name, config).")
 
 def weight_source(name: str, tag: str) -> WeightSource:
     "open_clip's upstream location of the `tag` weights of model `name`; `ConfigError` for an unknown tag."
@@ -299,11 +303,8 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | os.PathLike | None = "op
     Tags are looked up locally first (`find_clip_weights`); if absent and offline, one `MissingWeightsError` says how to provide them.
     A bare file name is also looked for in the weight folders; a file uses the preprocessing of `name`'s config.
     `name` may also be one of air_nb's own models, which have their own weights (`pretrained` is not used):
-    'shapes' (the shapes world's CLIP, `air_nb.shapes.world1.load_shapes_clip`) or 'tiny-random' (`tiny_random_clip(device, seed)`)."""
-    if name == "tiny-random": return tiny_random_clip(device, seed)
-    if name == "shapes":
-        from air_nb.shapes.world1 import load_shapes_clip  # imported here: air_nb.shapes.world1 imports this module
-        return load_shapes_clip(device)
+    a name registered in `CLIP_MODELS`: 'tiny-random' (`tiny_random_clip(device, seed)`) or a world's CLIP (e.g. the shapes world's)."""
+    if name in CLIP_MODELS: return CLIP_MODELS[name](device=device, seed=seed)
     _check_model_name(name)
     tag_cfg, path, label = None, None, None
     if pretrained is not None and str(pretrained).strip().lower() not in ("", "none", "random"):
@@ -348,6 +349,9 @@ def tiny_random_clip(device: str | torch.device | None = "cpu", seed: int = 0) -
     try: return load_clip("air-nb-tiny", None, device)
     finally: torch.random.set_rng_state(state)
 
+# %% ../../nbs/02_clip.ipynb #e763081c
+CLIP_MODELS.register("tiny-random", lambda device=None, seed=0: tiny_random_clip(device, seed))
+
 # %% ../../nbs/02_clip.ipynb #9c93ce76
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES, IMAGENET_CLASSNAMES
 
@@ -366,18 +370,20 @@ def fill_templates(classname: str, templates: Template | Sequence[Template] = IM
         else: raise ConfigError(f"Prompt template {t!r} has no '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
     return out
 
+# %% ../../nbs/02_clip.ipynb #6464ce2e
+TEMPLATE_SOURCES = Registry("template source")
+
 # %% ../../nbs/02_clip.ipynb #e49f9eb8
 def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Template, ...]:
-    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'shapes:<attribute>'` (the shapes world's captions), a template with '{}', or a list of them."
+    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'<source>:<argument>'` (a registered `TEMPLATE_SOURCES` entry, e.g. a world's captions), a template with '{}', or a list of them."
     if template is None: return ("{}",)
     if isinstance(template, str):
         t = template.strip()
         if t.lower() in ("imagenet", "int", "imagenet_templates"): return tuple(IMAGENET_TEMPLATES)
         if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
         if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
-        if t.startswith("shapes:"):   # the shapes world's caption templates for one attribute
-            from air_nb.shapes.world1 import attribute_templates
-            return tuple(attribute_templates(t.split(":", 1)[1]))
+        source, _, argument = t.partition(":")
+        if argument and source in TEMPLATE_SOURCES: return tuple(TEMPLATE_SOURCES[source](argument))   # e.g. a world's captions
         if "{}" not in t:
             raise ConfigError(f"template={template!r}: use 'imagenet', 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
         return (t,)

@@ -28,16 +28,29 @@ def load_plugins(force: bool = False) -> list[str]:
     return names
 
 # %% ../../nbs/00a_registry.ipynb #c8a6de08
+_REGISTRIES: dict[str, "Registry"] = {}
+
 class Registry(MutableMapping):
     "A name -> object map filled by the modules that provide the objects; unknown names load the installed plug-ins first."
+    def __new__(cls, kind: str, hint: str = ""):
+        # one registry per kind: a module imported twice (or its notebook run beside the installed module) shares it
+        existing = _REGISTRIES.get(kind)
+        return existing if existing is not None else super().__new__(cls)
+
     def __init__(self, kind: str, hint: str = ""):
+        if _REGISTRIES.get(kind) is self: return
         self.kind, self.hint, self._entries = kind, hint, {}
+        _REGISTRIES[kind] = self
 
     def register(self, name: str, value: Any = None, *, replace: bool = False):
-        "Add `value` under `name`; without `value`, a decorator that registers what it decorates."
+        """Add `value` under `name`; without `value`, a decorator that registers what it decorates. Registering a name
+        again replaces the entry (a re-run cell, a reloaded module); a value of another type than the entry it replaces
+        is a clash between two providers and raises unless `replace=True`."""
         if value is None: return lambda obj: self.register(name, obj, replace=replace)
-        if name in self._entries and not replace and self._entries[name] is not value:
-            raise ConfigError(f"{self.kind} {name!r} is registered twice; pass replace=True to override it on purpose.")
+        old = self._entries.get(name)
+        if old is not None and not replace and type(old) is not type(value):
+            raise ConfigError(f"{self.kind} {name!r} is registered twice, as {type(old).__name__} and as {type(value).__name__}; "
+                              "pass replace=True to override it on purpose.")
         self._entries[name] = value
         return value
 
@@ -55,4 +68,10 @@ class Registry(MutableMapping):
     def __iter__(self) -> Iterator[str]: load_plugins(); return iter(list(self._entries))
     def __len__(self) -> int: load_plugins(); return len(self._entries)
     def names(self) -> list[str]: "Every registered name, plug-ins included, in registration order."; return list(self)
+    def get(self, name: str, default: Any = None) -> Any:
+        "The entry `name`, or `default` when nobody registers it (plug-ins included)."
+        return self[name] if name in self else default
+    def registered(self) -> dict[str, Any]:
+        "The entries registered so far, without loading plug-ins (for code that runs while modules are being imported)."
+        return dict(self._entries)
     def __repr__(self) -> str: return f"Registry({self.kind!r}: {', '.join(self._entries)})"

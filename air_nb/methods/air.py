@@ -16,7 +16,7 @@ from ..models.generators import Generator
 from .losses import adaptive_loss
 from .prompt import AnchorPromptLearner, PROMPT_SCHEMES, describe_prompt
 from .nada import Nada, NadaConfig
-from ..training.trainer import register_method
+from .base import register_method
 
 # %% auto #0
 __all__ = ['AirConfig', 'encode_generator', 'Air']

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..core.base import ConfigError
 from .idc import IdcConfig, Idc, feature_layers, kl_source_target
-from ..training.trainer import register_method
+from .base import register_method
 
 # %% auto #0
 __all__ = ['to_gray_uint8', 'farneback_flow', 'sobel_importance', 'sample_positions', 'bilinear_at', 'pair_similarities',

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -15,11 +15,15 @@ import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError
 from ..models.discriminators import StyleGAN2Discriminator, load_discriminator, d_logistic_loss, g_nonsaturating_loss, r1_penalty
-from ..training.trainer import Method, register_method, PAPER_FEWSHOT_DOMAINS
+from ..core.base import find_weights, weights_dir
+from ..core.registry import Registry
+from ..models.base import GENERATOR_PRESETS
+from .base import Method, register_method
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'PAPER_FEWSHOT_SETS', 'load_target_images', 'target_reference_images', 'paper_set_folder',
-           'FewShotConfig', 'resolve_discriminator', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
+__all__ = ['IMAGE_SUFFIXES', 'TARGET_SOURCES', 'PAPER_FEWSHOT_SETS', 'PAPER_FEWSHOT_DOMAINS', 'TargetSource',
+           'load_target_images', 'target_reference_images', 'paper_set_folder', 'FewShotConfig',
+           'resolve_discriminator', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
 
 # %% ../../nbs/03g_freezed.ipynb #ad9078c6
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -31,24 +35,27 @@ def _square(x: torch.Tensor, size: int) -> torch.Tensor:
     x = x[..., top:top + s, left:left + s]
     return x if s == size else F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
-def _shapes_set(spec: str, shots: int, size: int, seed: int) -> torch.Tensor:
-    from air_nb.shapes.world1 import ShapesDataset
-    kw = {}
-    for part in [p.strip() for p in spec.split(",") if p.strip()]:
-        k, v = part.split("=", 1) if "=" in part else ("style", part)
-        if k not in ("shape", "color", "style"): raise ConfigError(f"target_images='shapes:{spec}': attribute {k!r} is not shape, color or style.")
-        kw[k + "s"] = v
-    return ShapesDataset(shots, seed=seed, size=size, **kw).batch(range(shots))
+@dataclass(frozen=True)
+class TargetSource:
+    "A named family of few-shot sets (`<prefix>:<name>`): `images(name, shots, seed, size)` gives the K images (any size; squared after), `reference(name, n)` real images for FID (or None)."
+    images: Callable
+    reference: Callable | None = None
+
+TARGET_SOURCES = Registry("target image source", hint="Or give a folder of images or a .pt tensor file.")
+
+def _registered(spec: str) -> tuple[TargetSource, str] | None:
+    "The registered source and set name of `spec` ('<prefix>:<name>'), or None."
+    prefix, _, name = spec.partition(":")
+    return (TARGET_SOURCES[prefix], name.strip()) if name and prefix in TARGET_SOURCES else None
+
+def _set_kinds() -> str: return ", ".join(f"'{p}:<set>'" for p in TARGET_SOURCES)
 
 def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch.Tensor:
-    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, `shapes2:<set>`, a paper set `fewshot:<set>` or `shapes:<style>`), float (K, 3, size, size) in [-1, 1]."
+    "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, a paper set `fewshot:<set>`, or a registered `<prefix>:<set>`), float (K, 3, size, size) in [-1, 1]."
     if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or a shapes set such as 'shapes2:photo-sketch'.")
+        raise ConfigError(f"target_images is empty: give a folder of images, a .pt tensor file, or a registered set ({_set_kinds()}).")
     if not isinstance(shots, int) or shots < 1: raise ConfigError(f"shots={shots!r}: give a whole number >= 1 (the papers use 5 or 10).")
-    if spec.startswith("shapes2:"):
-        from air_nb.shapes.world2 import few_shot_set
-        return _square(few_shot_set(_shapes2_name(spec), shots, seed, n_reference=1).shots, size)
-    if spec.startswith("shapes:"): return _shapes_set(spec[len("shapes:"):], shots, size, seed)
+    if (found := _registered(spec)) is not None: return _square(found[0].images(found[1], shots, seed, size), size)
     if spec.startswith("fewshot:"): spec = str(paper_set_folder(spec))
     path = Path(spec).expanduser()
     if not path.exists(): raise ConfigError(f"target_images={spec!r} does not exist: give a folder of images or a .pt tensor file.")
@@ -74,25 +81,18 @@ def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch
         x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
         if x.min() < -1.01 or x.max() > 1.01: raise ConfigError(f"target_images {path}: float images must lie in [-1, 1] (got {x.min():.2f}..{x.max():.2f}).")
         return _square(x, size)
-    raise ConfigError(f"target_images={spec!r}: a folder of images, a .pt tensor file, 'shapes2:<set>' or 'shapes:<style>'.")
-def _shapes2_name(spec: str) -> str:
-    from air_nb.shapes.world2 import FEW_SHOT_TARGETS
-    name = spec[len("shapes2:"):].strip()
-    if name not in FEW_SHOT_TARGETS: raise ConfigError(f"target_images={spec!r}: unknown world-2 few-shot set {name!r}; choose one of "
-                                                       f"{', '.join('shapes2:' + n for n in FEW_SHOT_TARGETS)}.")
-    return name
-
+    raise ConfigError(f"target_images={spec!r}: a folder of images, a .pt tensor file, or a registered set ({_set_kinds()}).")
 def target_reference_images(spec: str, n: int, size: int) -> torch.Tensor | None:
-    """Real images of the target domain for FID: the `n` reference renders of a world-2 set `shapes2:<set>` (the same whatever
-    the seed), or up to `n` images of a paper set's test folder `fewshot:<set>` when it was downloaded; None otherwise."""
+    """Real images of the target domain for FID: up to `n` images of a paper set's test folder `fewshot:<set>` when it was
+    downloaded, or the `n` reference images of a registered set (e.g. a world's reference renders); None otherwise."""
     if isinstance(spec, str) and spec.startswith("fewshot:"):
         folder = paper_set_folder(spec, split="test", required=False)
         if folder is None: return None
         count = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return load_target_images(str(folder), min(int(n), count), size) if count else None
-    if not isinstance(spec, str) or not spec.startswith("shapes2:"): return None
-    from air_nb.shapes.world2 import few_shot_set
-    return _square(few_shot_set(_shapes2_name(spec), 1, 0, n_reference=int(n)).reference, size)
+    found = _registered(spec) if isinstance(spec, str) else None
+    if found is None or found[0].reference is None: return None
+    return _square(found[0].reference(found[1], int(n)), size)
 
 
 # %% ../../nbs/03g_freezed.ipynb #646fe2c0
@@ -104,12 +104,11 @@ PAPER_FEWSHOT_SETS: dict[str, dict] = {   # domain -> what the papers call it an
     "sunglasses": dict(title="FFHQ-Sunglasses", test="IDC's sunglasses test set"),
     "anime": dict(title="Animation faces", test="AniGAN's animation-faces test set"),
 }
-assert tuple(PAPER_FEWSHOT_SETS) == PAPER_FEWSHOT_DOMAINS      # the presets' domains (trainer.PRESETS['ffhq-to-<domain>-<K>shot'])
+PAPER_FEWSHOT_DOMAINS: tuple[str, ...] = tuple(PAPER_FEWSHOT_SETS)   # the presets' domains (training.presets: 'ffhq-to-<domain>-<K>shot')
 
 def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> Path | None:
     """The folder of `fewshot:<domain>-<K>shot` (`split='train'`) or of the domain's test set (`split='test'`) in the weights
     folder; None when it is absent and not `required`, else a `MissingWeightsError` saying what to download where."""
-    from air_nb.core.base import weights_dir
     name = spec[len("fewshot:"):].strip() if spec.startswith("fewshot:") else spec
     domain, _, shots = name.rpartition("-")
     if domain not in PAPER_FEWSHOT_SETS or shots not in ("5shot", "10shot"):
@@ -128,9 +127,9 @@ def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> 
 @dataclass
 class FewShotConfig:
     "Fields every few-shot method shares: the K images, the discriminator, R1, path length, style mixing, the anchor schedule."
-    target_images: str = ""               # a folder, a .pt tensor file, 'shapes2:<set>' (world 2) or 'shapes:<style>' (world 1)
+    target_images: str = ""               # a folder, a .pt tensor file, 'fewshot:<set>' or a registered '<prefix>:<set>'
     shots: int = 10                       # K
-    target_seed: int = 0                  # seed of a shapes-world set
+    target_seed: int = 0                  # seed of a registered (rendered) set
     discriminator: str | None = "auto"    # 'auto': the source's shipped D (or the D in its official checkpoint) if any, else random; 'source': that D (required);
                                           # a .pkl / .pt / .safetensors file; None or 'random': random weights
     d_channel_base: int | None = None     # random D: None = the generator's widths
@@ -150,7 +149,7 @@ class FewShotConfig:
 
     def check(self, run):
         if self.shots < 1: raise ConfigError(f"shots={self.shots}: give a whole number >= 1 (5 or 10 in the papers).")
-        if not self.target_images: raise ConfigError("target_images is empty: give a folder of images, a .pt tensor file, or e.g. 'shapes2:photo-sketch'.")
+        if not self.target_images: raise ConfigError(f"target_images is empty: give a folder of images, a .pt tensor file, or a registered set ({_set_kinds()}).")
         if self.r1_interval < 1 or self.r1_gamma < 0: raise ConfigError(f"r1_interval={self.r1_interval} must be >= 1 and r1_gamma={self.r1_gamma} >= 0.")
         if self.anchor_every < 0 or self.anchor_std < 0: raise ConfigError("anchor_every and anchor_std must be >= 0.")
         if not 0 <= self.mixing <= 1: raise ConfigError(f"mixing={self.mixing}: a probability in [0, 1] (IDC: 0.9).")
@@ -162,12 +161,10 @@ class FewShotConfig:
 
 def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
     "The discriminator file `spec` names for a run of `generator` (see `FewShotConfig.discriminator`); None: random weights."
-    from air_nb.core.base import find_weights
     if spec in (None, "", "random", "none", "None"): return None
     if spec in ("auto", "source"):
         name = str(generator)
         shipped = find_weights(f"{name}-discriminator.safetensors") if name and "/" not in name and " " not in name else None
-        from air_nb.models.generators import GENERATOR_PRESETS
         preset = GENERATOR_PRESETS.get(name)
         if shipped is None and preset is not None and preset.has_discriminator:   # the official checkpoint holds its D
             shipped = find_weights(preset.filename)
@@ -184,12 +181,7 @@ def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
     return path
 
 def _read_discriminator(path: Path, device, patch_resolution: int) -> StyleGAN2Discriminator:
-    if path.suffix != ".safetensors": return load_discriminator(path, device, patch_resolution=patch_resolution)
-    from air_nb.shapes.training import load_discriminator as load_air_nb_discriminator
-    D0 = load_air_nb_discriminator(path)
-    D = StyleGAN2Discriminator(**{**D0.config, "patch_resolution": patch_resolution})
-    D.load_state_dict(D0.state_dict(), strict=False)           # the patch head starts from random weights, as in IDC
-    return D.to(device)
+    return load_discriminator(path, device, patch_resolution=patch_resolution)
 
 
 # %% ../../nbs/03g_freezed.ipynb #14339e74

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..core.base import ConfigError
 from .freezed import FewShotConfig, FewShotMethod
-from ..training.trainer import register_method
+from .base import register_method
 
 # %% auto #0
 __all__ = ['feature_layers', 'pairwise_similarities', 'kl_source_target', 'idc_loss', 'IdcConfig', 'Idc']

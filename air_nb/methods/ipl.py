@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from ..core.base import ConfigError
 from ..clip.models import Clip, encode_token_embeddings, resolve_templates, text_features, SINGLE_TEMPLATE
 from ..models.stylegan2 import EqualLinear
-from .losses import directional_loss
+from .losses import directional_loss, global_clip_loss
 from .prompt import AnchorPrompt
 from .nada import Nada, NadaConfig
-from ..training.trainer import register_method
+from .base import register_method
 
 # %% auto #0
 __all__ = ['PixelNorm', 'LatentMapper', 'ImagePrompts', 'contrastive_prompt_loss', 'domain_regularization', 'IplConfig', 'Ipl']
@@ -171,7 +171,6 @@ class Ipl(Nada):
         features = tr.clip.encode_image(self.perturbed(images) if step == 0 else images)
         terms = {"direction": directional_loss(features, refs, directions)}
         if self.config.global_weight:
-            from air_nb.methods.losses import global_clip_loss
             terms["global"] = global_clip_loss(features, self.target_text)
         self._direction_cos = float(F.cosine_similarity(directions, self.direction[None], dim=-1).mean())
         return terms

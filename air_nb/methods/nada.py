@@ -13,7 +13,7 @@ from ..core.base import ConfigError
 from ..clip.models import Clip, resolve_templates, text_direction, text_features
 from ..models.generators import Generator
 from .losses import directional_loss, global_clip_loss
-from ..training.trainer import Method, register_method
+from .base import Method, register_method
 
 # %% auto #0
 __all__ = ['NadaConfig', 'select_layers', 'Nada']

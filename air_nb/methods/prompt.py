@@ -15,7 +15,7 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from ..core.base import ConfigError
 from ..clip.models import Clip, token_embedding, encode_token_embeddings
-from .losses import prompt_alignment_loss, offset_cosine_loss
+from .losses import prompt_alignment_loss, offset_cosine_loss, global_clip_loss
 
 # %% auto #0
 __all__ = ['PROMPT_SCHEMES', 'AnchorPrompt', 'nearest_tokens', 'describe_prompt', 'PromptRecord', 'AnchorPromptLearner']
@@ -178,8 +178,7 @@ class AnchorPromptLearner:
             def loss_fn():
                 idx = torch.randperm(len(anchor_images), generator=g)[: self.mapper_batch].to(anchor_images.device)
                 imgs = anchor_images[idx]
-                return global_loss(self.prompt(progress, self._mapped_ctx(imgs)), imgs)
-            from air_nb.methods.losses import global_clip_loss as global_loss
+                return global_clip_loss(self.prompt(progress, self._mapped_ctx(imgs)), imgs)
         else:
             reference_images, reference_text = ((self.previous_images, self.text) if self.scheme == "consecutive"
                                                 else (self.source_images, self.source_text))

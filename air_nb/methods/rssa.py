@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..core.base import ConfigError
 from .freezed import FewShotConfig, FewShotMethod
-from ..training.trainer import register_method
+from .base import register_method
 
 # %% auto #0
 __all__ = ['sc_layers', 'self_correlation', 'self_correlation_loss', 'RssaConfig', 'Rssa']

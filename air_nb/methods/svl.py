@@ -14,7 +14,7 @@ from ..core.base import ConfigError
 from ..clip.models import resolve_templates, text_features
 from .losses import _unit
 from .nada import Nada
-from ..training.trainer import Method, register_method
+from .base import Method, register_method
 
 # %% auto #0
 __all__ = ['variations', 'consistency_loss', 'diversity_loss', 'learn_variations', 'directional_moment_loss',

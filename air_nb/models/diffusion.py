@@ -68,7 +68,6 @@ def build_unet(spec: dict) -> nn.Module:
         from diffusers import UNet2DModel
         return UNet2DModel(**spec["config"])
     if kind == "adm":
-        from air_nb.models.guided_diffusion import create_adm
         return create_adm(**spec["flags"])
     raise ConfigError(f"unknown backbone kind {kind!r}: 'unet2d' (diffusers UNet2DModel) or 'adm' (guided-diffusion).")
 

@@ -12,14 +12,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.base import ConfigError, MissingWeightsError, get_device
+import json
+
+from ..core.base import ConfigError, MissingWeightsError, get_device, atomic_write
 from .stylegan2 import EqualLinear, lrelu_gain, setup_filter
 from .checkpoints import CheckpointError, PersistentStandIn, read_nvlabs_pickle, _read_torch_checkpoint
 
 # %% auto #0
 __all__ = ['downsample2d', 'EqualConv2d', 'DiscriminatorBlock', 'minibatch_stddev', 'StyleGAN2Discriminator', 'd_logistic_loss',
            'g_nonsaturating_loss', 'r1_penalty', 'discriminator_from_nvlabs', 'load_nvlabs_discriminator',
-           'load_rosinality_discriminator', 'load_discriminator']
+           'save_discriminator', 'load_air_nb_discriminator', 'load_rosinality_discriminator', 'load_discriminator']
 
 # %% ../../nbs/01d_discriminators.ipynb #6cf3a679
 def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -214,6 +216,22 @@ def load_nvlabs_discriminator(path: str | Path, device: str | torch.device = "cp
     return discriminator_from_nvlabs(data[key], patch_resolution).to(get_device(device))
 
 # %% ../../nbs/01d_discriminators.ipynb #eff05c7d
+def save_discriminator(D, path: str | Path, half: bool = True) -> Path:
+    "Write `D` as one safetensors file (config in the metadata `air_nb_config`), float16 by default."
+    from safetensors.torch import save as st_save
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in D.state_dict().items()}
+    return atomic_write(path, lambda f: f.write(st_save(tensors, metadata={"air_nb_config": json.dumps(D.config)})))
+
+def load_air_nb_discriminator(path: str | Path, device: str | torch.device = "cpu") -> StyleGAN2Discriminator:
+    "A `StyleGAN2Discriminator` from `save_discriminator`'s file, in eval mode."
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not path.exists(): raise MissingWeightsError(f"discriminator file {path} does not exist.")
+    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {})["air_nb_config"])
+    D = StyleGAN2Discriminator(**config); D.load_state_dict(load_file(str(path)))
+    return D.to(device).eval()
+
 def load_rosinality_discriminator(path: str | Path, device: str | torch.device = "cpu", key: str = "d",
                                   patch_resolution: int | None = None) -> StyleGAN2Discriminator:
     "The discriminator `d` of a rosinality/stylegan2-pytorch checkpoint, read with torch's weights-only loader."
@@ -247,8 +265,15 @@ def load_rosinality_discriminator(path: str | Path, device: str | torch.device =
     return _load_d(D, {o: sd[r] for o, r in names.items() if r in sd}, "rosinality discriminator").to(get_device(device))
 
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu", patch_resolution: int | None = None) -> StyleGAN2Discriminator:
-    "The discriminator of an official checkpoint: NVlabs `.pkl` (`D`) or rosinality `.pt` (`d`)."
+    """The discriminator of an official checkpoint (NVlabs `.pkl`: `D`; rosinality `.pt`: `d`) or of our `.safetensors`
+    (`save_discriminator`); a `patch_resolution` other than the file's gives a fresh patch head, as in IDC."""
     path = Path(path)
+    if path.suffix == ".safetensors":
+        D0 = load_air_nb_discriminator(path)
+        if patch_resolution is None: return D0.to(device)
+        D = StyleGAN2Discriminator(**{**D0.config, "patch_resolution": patch_resolution})
+        D.load_state_dict(D0.state_dict(), strict=False)           # the patch head starts from random weights, as in IDC
+        return D.to(device)
     if path.suffix == ".pkl": return load_nvlabs_discriminator(path, device, patch_resolution=patch_resolution)
     if path.suffix in (".pt", ".pth"): return load_rosinality_discriminator(path, device, patch_resolution=patch_resolution)
-    raise ConfigError(f"{path}: a discriminator is read from an NVlabs .pkl or a rosinality .pt, not {path.suffix or 'a file without suffix'}.")
+    raise ConfigError(f"{path}: a discriminator is read from an NVlabs .pkl, a rosinality .pt or our .safetensors, not {path.suffix or 'a file without suffix'}.")

@@ -13,11 +13,13 @@ import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, seed_everything, atomic_torch_save, atomic_write, save_image
 from ..models.stylegan2 import StyleGAN2Generator
+from ..models.discriminators import (StyleGAN2Discriminator, d_logistic_loss, r1_penalty, save_discriminator,
+                                         load_discriminator)
 from .world2 import Z_DIM, GEOMETRY, source_code, decode_latents, render_attributes
 
 # %% auto #0
 __all__ = ['World2Config', 'edge_weighted_l1', 'World2Trainer', 'train_world2', 'save_half', 'train_discriminator',
-           'save_discriminator', 'load_discriminator', 'discriminator_separation']
+           'discriminator_separation']
 
 # %% ../../nbs/06b_world2_training.ipynb #da942c9f
 @dataclass
@@ -199,7 +201,6 @@ def train_discriminator(G, steps: int = 1000, batch_size: int = 16, lr: float = 
                         init=None, max_shift: int = 0):
     """A `StyleGAN2Discriminator` trained `steps` steps to tell renders of `G`'s sub-domain (real) from `G`'s samples (fake); `G` stays frozen.
     `init`: a discriminator to continue training (its widths are kept); `max_shift`: translate reals and fakes alike by up to that many pixels."""
-    from air_nb.models.discriminators import StyleGAN2Discriminator, d_logistic_loss, r1_penalty
     torch.manual_seed(seed)
     D = StyleGAN2Discriminator(G.resolution, channel_base, channel_max) if init is None else init.train()
     c = r1_interval / (r1_interval + 1)
@@ -221,22 +222,6 @@ def train_discriminator(G, steps: int = 1000, batch_size: int = 16, lr: float = 
             log(f"D step {step + 1} loss {loss.item():.3f} real {real_logits.mean().item():.2f} fake {fake_logits.mean().item():.2f}")
     return D.eval()
 
-def save_discriminator(D, path: str | Path, half: bool = True) -> Path:
-    "Write `D` as one safetensors file (config in the metadata `air_nb_config`), float16 by default."
-    from safetensors.torch import save as st_save
-    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in D.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(st_save(tensors, metadata={"air_nb_config": json.dumps(D.config)})))
-
-def load_discriminator(path: str | Path, device: str | torch.device = "cpu"):
-    "A `StyleGAN2Discriminator` from `save_discriminator`'s file, in eval mode."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    from air_nb.models.discriminators import StyleGAN2Discriminator
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"discriminator file {path} does not exist.")
-    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {})["air_nb_config"])
-    D = StyleGAN2Discriminator(**config); D.load_state_dict(load_file(str(path)))
-    return D.to(device).eval()
 
 # %% ../../nbs/06b_world2_training.ipynb #e907dcde
 @torch.no_grad()

@@ -12,7 +12,11 @@ import torch
 from PIL import Image, ImageDraw
 from scipy.ndimage import gaussian_filter
 
-from ..core.base import ConfigError, MissingWeightsError, from_uint8, to_uint8, show_images
+from ..core.base import ConfigError, MissingWeightsError, from_uint8, to_uint8, show_images, atomic_write
+
+from ..clip.models import TEMPLATE_SOURCES
+from ..methods.freezed import TARGET_SOURCES, TargetSource
+from ..training.runs import WORLD_OF_CLIP
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'STYLES', 'ATTRIBUTES', 'HELD_OUT_COMBOS', 'HUES', 'OUTLINES', 'SHAPES_CLIP_NAME',
@@ -46,6 +50,9 @@ def attribute_templates(attribute: str) -> list[str]:
     check_attribute(attribute)
     slots = {a: (["{}"] if a == attribute else list(vals)) for a, vals in ATTRIBUTES.items()}
     return [f"a {st} of a {c} {sh}" for st in slots["style"] for c in slots["color"] for sh in slots["shape"]]
+
+# %% ../../nbs/06_shapes.ipynb #1abfe5ac
+TEMPLATE_SOURCES.register("shapes", attribute_templates)
 
 # %% ../../nbs/06_shapes.ipynb #8c603fb8
 HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 125.0, "blue": 222.0, "purple": 285.0}
@@ -205,8 +212,20 @@ def attribute_labels(attributes: dict[str, Sequence[str]]) -> dict[str, torch.Te
     return {a: torch.tensor([ATTRIBUTES[a].index(v) for v in ([vals] if isinstance(vals, str) else vals)])
             for a, vals in attributes.items()}
 
+# %% ../../nbs/06_shapes.ipynb #5ea34fad
+def _world1_set(spec: str, shots: int, seed: int, size: int) -> torch.Tensor:
+    "K world-1 renders restricted by `spec` ('sketch', or 'style=sketch,color=red')."
+    kw = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        k, v = part.split("=", 1) if "=" in part else ("style", part)
+        if k not in ("shape", "color", "style"): raise ConfigError(f"target_images='shapes:{spec}': attribute {k!r} is not shape, color or style.")
+        kw[k + "s"] = v
+    return ShapesDataset(shots, seed=seed, size=size, **kw).batch(range(shots))
+
+TARGET_SOURCES.register("shapes", TargetSource(images=_world1_set))
+
 # %% ../../nbs/06_shapes.ipynb #047b52ee
-from ..clip.models import Clip, load_clip, register_clip_config
+from ..clip.models import Clip, load_clip, register_clip_config, CLIP_MODELS
 from ..core.base import find_weights, PACKAGE_WEIGHTS, get_device
 
 SHAPES_CLIP_NAME = "air-nb-shapes-clip"
@@ -226,6 +245,10 @@ def load_shapes_clip(device: str | torch.device | None = None, path: str | None 
         raise MissingWeightsError(f"{SHAPES_CLIP_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                                   "train it with `papermill nbs/train_shapes_clip.ipynb /tmp/out.ipynb` (it writes air_nb/weights/shapes-clip.safetensors).")
     return load_clip(SHAPES_CLIP_NAME, pretrained=str(path), device=device)
+
+# %% ../../nbs/06_shapes.ipynb #10e59c04
+CLIP_MODELS.register("shapes", lambda device=None, seed=0: load_shapes_clip(device))
+WORLD_OF_CLIP.register("shapes", "shapes")   # runs written before configs recorded `world` are known by their CLIP
 
 # %% ../../nbs/06_shapes.ipynb #492c69e0
 import json
@@ -282,7 +305,6 @@ class ShapesJudge(nn.Module):
 def save_module(module: nn.Module, path) -> "Path":
     "Write `module`'s weights as one safetensors file with its `config` dict in the metadata (atomically)."
     from safetensors.torch import save
-    from air_nb.core.base import atomic_write
     sd = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     return atomic_write(path, lambda f: f.write(save(sd, metadata={"air_nb_config": json.dumps(module.config)})))
 

@@ -14,13 +14,14 @@ from scipy.ndimage import gaussian_filter
 
 from ..core.base import ConfigError, MissingWeightsError, PACKAGE_WEIGHTS, find_weights
 from ..models.base import Generator, GeneratorPreset, GENERATOR_PRESETS, load_air_nb_checkpoint
+from ..methods.freezed import TARGET_SOURCES, TargetSource
 from ..models.stylegan2 import LatentCode
 from .world1 import (SHAPES, COLORS, STYLES, ATTRIBUTES, check_attribute, OUTLINES, HUES, polygon_mask, hsv_to_rgb,
                      _directional_noise)
 
 # %% auto #0
 __all__ = ['Z_DIM', 'NUISANCE', 'GEOMETRY', 'PHOTO_NUISANCE', 'STYLE_NUISANCE', 'NUISANCE_DIMS', 'TEXTURE_SEED_DIM', 'SOURCES',
-           'CORNER_LAYOUT', 'FEW_SHOT_TARGETS', 'world2_code', 'source_code', 'restrict_source',
+           'CORNER_LAYOUT', 'FEW_SHOT_TARGETS', 'FEWSHOT_SETTINGS', 'world2_code', 'source_code', 'restrict_source',
            'load_world2_generator', 'decode_latents', 'latent_attributes', 'physical_values', 'render_values',
            'render_attributes', 'change_attributes', 'ideal_images', 'FewShotSet', 'few_shot_set']
 
@@ -230,3 +231,22 @@ def few_shot_set(name: str, shots: int, seed: int = 0, n_reference: int = 1000, 
     att_r, _ = _target_latents(name, int(n_reference), 999_331)   # the same reference set whatever `seed`
     return FewShotSet(name, FEW_SHOT_TARGETS[name]["source"], render_attributes(att_s, size, layout),
                       render_attributes(att_r, size, layout), att_s, att_r)
+
+# %% ../../nbs/06a_world2.ipynb #76bcc2ab
+def _few_shot_name(name: str) -> str:
+    if name not in FEW_SHOT_TARGETS: raise ConfigError(f"target_images='shapes2:{name}': unknown world-2 few-shot set {name!r}; choose one of "
+                                                       f"{', '.join('shapes2:' + n for n in FEW_SHOT_TARGETS)}.")
+    return name
+
+TARGET_SOURCES.register("shapes2", TargetSource(
+    images=lambda name, shots, seed, size: few_shot_set(_few_shot_name(name), shots, seed, n_reference=1).shots,
+    reference=lambda name, n: few_shot_set(_few_shot_name(name), 1, 0, n_reference=n).reference))
+
+# the few-shot presets' settings (shapes/presets.yaml, '<stem>-<K>shot'): preset stem -> the set and what the run records
+FEWSHOT_SETTINGS: dict[str, dict] = {
+    "shapes-photo-to-sketch": dict(target_images="shapes2:photo-sketch"),
+    "shapes-photo-to-painting": dict(target="painting", target_images="shapes2:photo-painting"),
+    "shapes-photo-to-corner": dict(target="corner", attribute="layout", target_images="shapes2:photo-corner"),   # layout-shifted
+    "shapes-circle-to-star": dict(generator="shapes-circle", source="circle", target="star", attribute="shape",
+                                  templates="shapes:shape", target_images="shapes2:circle-star"),
+}

@@ -11,12 +11,13 @@ from typing import Any, Iterable
 import torch
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, load_json, save_image, save_json, write_csv
+from ..core.registry import Registry
 
 # %% auto #0
-__all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT', 'write_config',
-           'read_config_doc', 'read_config', 'is_finished', 'generator_path', 'is_run_folder', 'find_runs',
-           'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'write_losses', 'save_samples',
-           'sample_grids', 'grid_step', 'write_json', 'read_json']
+__all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT', 'WORLD_OF_CLIP',
+           'write_config', 'read_config_doc', 'read_config', 'is_finished', 'generator_path', 'is_run_folder',
+           'find_runs', 'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'write_losses',
+           'save_samples', 'sample_grids', 'grid_step', 'write_json', 'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -31,10 +32,12 @@ def write_config(run: str | os.PathLike, run_fields: dict, method_fields: dict, 
     return save_json(doc, Path(run) / CONFIG)
 
 # %% ../../nbs/04_runs.ipynb #3a8b0557
+WORLD_OF_CLIP = Registry("world of a CLIP model")   # clip_model -> the world whose runs used it (format-1 configs)
+
 def _upgrade(doc: dict) -> dict:
     "A format-1 (flat) config in the format-2 layout; the method's fields are not told apart there, so all are run fields."
     flat = {k: v for k, v in doc.items() if k != "resolved"}
-    flat.setdefault("world", "shapes" if flat.get("clip_model") == "shapes" else None)
+    if "world" not in flat: flat["world"] = WORLD_OF_CLIP.get(flat.get("clip_model"))
     return {"format": 1, "run": flat, "method_config": {}, "resolved": doc.get("resolved", {})}
 
 # %% ../../nbs/04_runs.ipynb #6de5a4a6
