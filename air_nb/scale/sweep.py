@@ -172,7 +172,7 @@ GRIDS: dict[str, dict] = {
                              needs="OpenAI's ViT-B/32 and the official FFHQ / AFHQ-Dog StyleGAN2 checkpoints; a GPU", cost=None),
     "shapes-diffusion": dict(settings=["shapes-diffusion-photo-to-sketch", "shapes-diffusion-photo-to-painting"], methods=["nada", "air"],
                              seeds=[0, 1, 2], needs="nothing beyond the package: the shapes diffusion source runs offline, on a CPU",
-                             cost="minutes of one CPU core per 100-iteration run (reports/diffusion_shapes.md)"),
+                             cost="minutes of one CPU core per 100-iteration run (reports/diffusion_shapes/README.md)"),
     "paper-diffusion-table2": dict(settings=["p2-human-to-baby", "p2-photo-to-sketch", "p2-dog-to-cat", "p2-dog-photo-to-cartoon"],
                                    methods=["nada", "air"], seeds=[0],
                                    needs="OpenAI's ViT-B/32 and the P2-weighting ffhq_p2.pt / afhqdog_p2.pt checkpoints; a GPU", cost=None),
@@ -200,10 +200,10 @@ def catalogue():
 
 # %% ../../nbs/07_sweep.ipynb #3db718c1
 def catalogue_markdown() -> str:
-    "The catalogue as a Markdown page (`python -m air_nb.scale.sweep --catalogue > reports/experiment_catalogue.md`)."
+    "The catalogue as a Markdown page (`python -m air_nb.scale.sweep --catalogue > reports/experiment_catalogue/README.md`)."
     df = catalogue().reset_index()
     rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
-    return "\n".join(["# Experiment catalogue", "", "Made by `python -m air_nb.scale.sweep --catalogue > reports/experiment_catalogue.md`; "
+    return "\n".join(["# Experiment catalogue", "", "Made by `python -m air_nb.scale.sweep --catalogue > reports/experiment_catalogue/README.md`; "
                       "run a grid with `python -m air_nb.scale.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster). "
                       "The paper grids' GPU hours are estimates from FLOP counts (air_nb.scale.bench.run_flops, at an assumed sustained "
                       "throughput: see nbs/07a_bench), not measurements.", "",
