@@ -243,7 +243,7 @@ def load_shapes_clip(device: str | torch.device | None = None, path: str | None 
     path = path or find_weights(SHAPES_CLIP_FILE)
     if path is None:
         raise MissingWeightsError(f"{SHAPES_CLIP_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
-                                  "train it with `papermill nbs/train_shapes_clip.ipynb /tmp/out.ipynb` (it writes air_nb/weights/shapes-clip.safetensors).")
+                                  "train it with `papermill nbs/train_shapes_clip.ipynb out.ipynb` (it writes air_nb/weights/shapes-clip.safetensors).")
     return load_clip(SHAPES_CLIP_NAME, pretrained=str(path), device=device)
 
 # %% ../../nbs/06_shapes.ipynb #10e59c04
@@ -326,7 +326,7 @@ def load_judge(device: str | torch.device | None = None, path: str | None = None
     path = path or find_weights(SHAPES_JUDGE_FILE)
     if path is None:
         raise MissingWeightsError(f"{SHAPES_JUDGE_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
-                                  "train it with `papermill nbs/train_shapes_judge.ipynb /tmp/out.ipynb` (it writes air_nb/weights/shapes-judge.safetensors).")
+                                  "train it with `papermill nbs/train_shapes_judge.ipynb out.ipynb` (it writes air_nb/weights/shapes-judge.safetensors).")
     return load_module(ShapesJudge, path, device)
 
 def attribute_shares(judge: ShapesJudge, images: torch.Tensor, batch_size: int = 256) -> dict[str, dict[str, float]]:
