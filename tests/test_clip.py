@@ -257,7 +257,7 @@ def test_tiny_random_by_name_is_tiny_random_clip(no_network):
 def test_shapes_by_name_is_the_shapes_clip(no_network):
     from air_nb.core.base import find_weights
     from air_nb.shapes.world1 import load_shapes_clip, SHAPES_CLIP_FILE
-    if find_weights(SHAPES_CLIP_FILE) is None: pytest.skip("the shapes-world CLIP is not in the package")
+    assert find_weights(SHAPES_CLIP_FILE) is not None, "the shapes-world CLIP ships in the package (air_nb/weights/)"
     a, b = load_clip("shapes", "openai", device="cpu"), load_shapes_clip("cpu")
     sa, sb = _state(a), _state(b)
     assert a.name == b.name == "air-nb-shapes-clip" and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -222,8 +222,7 @@ def test_missing_file_and_run_folder(tmp_path):
 
 # ---------------------------------------------------------------- faces DCGAN
 def test_faces_dcgan():
-    if dcgan.faces_dcgan_weights_path() is None:
-        pytest.skip("gan-face-generate is not installed (make setup installs it)")
+    assert dcgan.faces_dcgan_weights_path() is not None, "gan-face-generate is not installed (make setup installs it)"
     G = load_generator("faces-dcgan")
     assert isinstance(G, DCGANGenerator) and (G.z_dim, G.w_dim, G.num_ws, G.resolution) == (100, 100, 1, 64)
     x = G.sample(2, seed=0)

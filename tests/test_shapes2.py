@@ -70,7 +70,7 @@ def test_world2_metrics_cli_on_a_saved_generator(tmp_path):
 def test_shipped_world2_sources(name):
     from air_nb.core.base import PACKAGE_WEIGHTS, MissingWeightsError
     from air_nb.shapes.world2 import load_world2_generator
-    if not (PACKAGE_WEIGHTS / "shapes-photo.safetensors").exists(): pytest.skip("shapes-photo not shipped yet")
+    assert (PACKAGE_WEIGHTS / "shapes-photo.safetensors").exists(), "shapes-photo ships in the package"
     G = load_world2_generator(name)
     z = G.sample_z(8, seed=0)
     with torch.no_grad(): x = G(z)
