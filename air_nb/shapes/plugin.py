@@ -5,15 +5,17 @@
 # %% auto #0
 __all__ = ['MODULES', 'PRESETS_FILE', 'PRESET_NAMES']
 
-# %% ../../nbs/06e_plugin.ipynb #8494eca8
+# %% ../../nbs/06e_plugin.ipynb #b41b5731
 from importlib.resources import files
 
 from ..training.presets import register_presets
 from . import world1, world2, training, judge, measures, diffusion
 
-# %% ../../nbs/06e_plugin.ipynb #41ba018c
+# %% ../../nbs/06e_plugin.ipynb #d60feea9
 MODULES = (world1, world2, training, judge, measures, diffusion)
 
-# %% ../../nbs/06e_plugin.ipynb #535de701
+# %% ../../nbs/06e_plugin.ipynb #dd2f071b
 PRESETS_FILE = files("air_nb.shapes") / "presets.yaml"
+
+# %% ../../nbs/06e_plugin.ipynb #4dad1e9e
 PRESET_NAMES = register_presets(PRESETS_FILE)
