@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from ..core.base import ConfigError
 from ..models.generators import Generator
@@ -38,6 +39,7 @@ def blend_generators(a: Generator, b: Generator, alpha: float) -> Generator:
         if v.is_floating_point(): v.lerp_(sb[k].to(v), float(alpha))
     return out.eval()
 
+# %% ../../nbs/05c_editing.ipynb #41aaa9de
 @torch.no_grad()
 def model_strip(a: Generator, b: Generator, z: torch.Tensor, steps: int = 6, truncation: float = 0.7) -> torch.Tensor:
     "Images `(len(z) * steps, 3, H, W)`: for each latent (row), the blend of `a` and `b` at `steps` alphas from 0 to 1."
@@ -52,7 +54,6 @@ def invert(G: Generator, images: torch.Tensor, steps: int = 300, lr: float = 0.0
     "Codes `(N, num_ws, w_dim)` (or `(N, w_dim)` with `w_plus=False`) whose `G.synthesize` reproduces `images` in [-1, 1]."
     if images.dim() != 4 or images.shape[-1] != G.resolution:
         raise ConfigError(f"invert expects images N x 3 x {G.resolution} x {G.resolution} in [-1, 1], got {tuple(images.shape)}.")
-    from tqdm.auto import tqdm
     target = images.to(G.w_avg.device).float()
     w = G.w_avg.detach().clone().expand(len(target), *( (G.num_ws, G.w_dim) if w_plus else (G.w_dim,) )).clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
