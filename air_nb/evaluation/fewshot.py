@@ -37,6 +37,7 @@ def ic_diversity_from_distances(gen_to_train: torch.Tensor, gen_to_gen: torch.Te
         means.append(sub.sum().item() / (len(idx) * (len(idx) - 1)))   # mean over ordered pairs i != j (the diagonal is 0)
     return (float(np.mean(means)) if means else float("nan")), len(means)
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #f89792c9
 def ic_lpips(generated: torch.Tensor, training: torch.Tensor, lp: nn.Module, resize: int | None = 256) -> dict[str, float]:
     "Few-shot IC-LPIPS: generated images clustered to the nearest of the K `training` images by LPIPS, mean pairwise LPIPS per cluster, averaged."
     d = lpips_distance_matrix(torch.cat([generated, training]), lp, resize)
@@ -44,6 +45,7 @@ def ic_lpips(generated: torch.Tensor, training: torch.Tensor, lp: nn.Module, res
     v, used = ic_diversity_from_distances(d[:n, n:], d[:n, :n])
     return {"ic_lpips": v, "ic_lpips_clusters": used}
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #30dea095
 def ic_diversity_features(gen_features: torch.Tensor, train_features: torch.Tensor, name: str, metric: str = "cosine") -> dict[str, float]:
     "IC-LPIPS's procedure on another feature space (offline stand-in): `ic_dist[<name>-features]`."
     d = feature_distance_matrix(torch.cat([gen_features, train_features]), metric)
@@ -54,6 +56,7 @@ def ic_diversity_features(gen_features: torch.Tensor, train_features: torch.Tens
 # %% ../../nbs/05b_fewshot_eval.ipynb #5ac8982f
 SET_MEASURES = Registry("few-shot set family", hint="A world registers its sets' measures: SET_MEASURES.register(prefix, fn).")
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #4ee638fc
 def split_target_spec(target_images: str) -> tuple[str, str]:
     "`(family, set name)` of a `target_images` spec `<family>:<set>` whose family registered its measures in `SET_MEASURES`."
     family, sep, name = str(target_images).partition(":")
@@ -80,6 +83,7 @@ def _set_label(spec: str) -> str:
     family, sep, name = spec.partition(":")
     return name if sep and family in SET_MEASURES else spec
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #49bcc2ab
 def sweep_table(out_root: str | os.PathLike):
     "One row per finished run folder under `out_root` with a `metrics.json`: setting, shots, method, seed, timings and every score."
     import pandas as pd
@@ -95,6 +99,7 @@ def sweep_table(out_root: str | os.PathLike):
                      "train_s_per_it": t.get("train_seconds_per_iteration"), "run": str(run), **doc.get("scores", {})})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #115ce542
 def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     "(mean, low, high): the mean of `values` and the percentile bootstrap interval of the mean (NaNs dropped)."
     v = np.asarray([x for x in values if x is not None and not np.isnan(x)], dtype=float)
@@ -104,6 +109,7 @@ def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0)
     a = (1 - level) / 2
     return float(v.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
+# %% ../../nbs/05b_fewshot_eval.ipynb #197b9741
 def summary(df, metrics: Sequence[str], by: Sequence[str] = ("setting", "shots", "method"), digits: int = 3):
     "Per group: the seed count and `mean [low, high]` (bootstrap over seeds) of each metric."
     import pandas as pd
