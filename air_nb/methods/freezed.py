@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError
 from ..models.discriminators import StyleGAN2Discriminator, load_discriminator, d_logistic_loss, g_nonsaturating_loss, r1_penalty
@@ -28,6 +29,7 @@ __all__ = ['IMAGE_SUFFIXES', 'TARGET_SOURCES', 'PAPER_FEWSHOT_SETS', 'PAPER_FEWS
 # %% ../../nbs/03g_freezed.ipynb #ad9078c6
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
+# %% ../../nbs/03g_freezed.ipynb #d1f3200a
 def _square(x: torch.Tensor, size: int) -> torch.Tensor:
     "Centre-crop float images (N, 3, H, W) to a square and resize them to `size` (antialiased bilinear)."
     h, w = x.shape[-2:]
@@ -35,14 +37,17 @@ def _square(x: torch.Tensor, size: int) -> torch.Tensor:
     x = x[..., top:top + s, left:left + s]
     return x if s == size else F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
+# %% ../../nbs/03g_freezed.ipynb #e8f2395b
 @dataclass(frozen=True)
 class TargetSource:
     "A named family of few-shot sets (`<prefix>:<name>`): `images(name, shots, seed, size)` gives the K images (any size; squared after), `reference(name, n)` real images for FID (or None)."
     images: Callable
     reference: Callable | None = None
 
+# %% ../../nbs/03g_freezed.ipynb #91362402
 TARGET_SOURCES = Registry("target image source", hint="Or give a folder of images or a .pt tensor file.")
 
+# %% ../../nbs/03g_freezed.ipynb #564f7dfc
 def _registered(spec: str) -> tuple[TargetSource, str] | None:
     "The registered source and set name of `spec` ('<prefix>:<name>'), or None."
     prefix, _, name = spec.partition(":")
@@ -50,6 +55,35 @@ def _registered(spec: str) -> tuple[TargetSource, str] | None:
 
 def _set_kinds() -> str: return ", ".join(f"'{p}:<set>'" for p in TARGET_SOURCES)
 
+# %% ../../nbs/03g_freezed.ipynb #209c5a60
+def _load_folder(path: Path, shots: int, size: int) -> torch.Tensor:
+    "The first `shots` images (sorted by name) of the folder `path`, squared to `size`, in [-1, 1]."
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files: raise ConfigError(f"target_images folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    if len(files) < shots: raise ConfigError(f"target_images folder {path} holds {len(files)} images, fewer than shots={shots}: add images or lower shots.")
+    from PIL import Image
+    out = []
+    for p in files[:shots]:
+        try:
+            with Image.open(p) as im: arr = np.asarray(im.convert("RGB"))
+        except Exception as e: raise ConfigError(f"cannot read target image {p}: {type(e).__name__}: {e}.") from e
+        out.append(_square(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1, size))
+    return torch.cat(out)
+
+# %% ../../nbs/03g_freezed.ipynb #53f5f489
+def _load_tensor_file(path: Path, shots: int, size: int) -> torch.Tensor:
+    "The first `shots` images of the tensor (N, 3, H, W) saved in `path` (uint8, or floats in [-1, 1]), squared to `size`."
+    try: x = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e: raise ConfigError(f"cannot read target_images {path} as a tensor file: {type(e).__name__}: {e}.") from e
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        raise ConfigError(f"target_images {path} must hold one tensor (N, 3, H, W), got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}.")
+    if len(x) < shots: raise ConfigError(f"target_images {path} holds {len(x)} images, fewer than shots={shots}.")
+    x = x[:shots]
+    x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
+    if x.min() < -1.01 or x.max() > 1.01: raise ConfigError(f"target_images {path}: float images must lie in [-1, 1] (got {x.min():.2f}..{x.max():.2f}).")
+    return _square(x, size)
+
+# %% ../../nbs/03g_freezed.ipynb #e29be806
 def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch.Tensor:
     "The `shots` few-shot target images named by `spec` (folder, `.pt` tensor file, a paper set `fewshot:<set>`, or a registered `<prefix>:<set>`), float (K, 3, size, size) in [-1, 1]."
     if not isinstance(spec, str) or not spec.strip():
@@ -59,29 +93,11 @@ def load_target_images(spec: str, shots: int, size: int, seed: int = 0) -> torch
     if spec.startswith("fewshot:"): spec = str(paper_set_folder(spec))
     path = Path(spec).expanduser()
     if not path.exists(): raise ConfigError(f"target_images={spec!r} does not exist: give a folder of images or a .pt tensor file.")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files: raise ConfigError(f"target_images folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-        if len(files) < shots: raise ConfigError(f"target_images folder {path} holds {len(files)} images, fewer than shots={shots}: add images or lower shots.")
-        from PIL import Image
-        out = []
-        for p in files[:shots]:
-            try:
-                with Image.open(p) as im: arr = np.asarray(im.convert("RGB"))
-            except Exception as e: raise ConfigError(f"cannot read target image {p}: {type(e).__name__}: {e}.") from e
-            out.append(_square(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1, size))
-        return torch.cat(out)
-    if path.suffix in (".pt", ".pth"):
-        try: x = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e: raise ConfigError(f"cannot read target_images {path} as a tensor file: {type(e).__name__}: {e}.") from e
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
-            raise ConfigError(f"target_images {path} must hold one tensor (N, 3, H, W), got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}.")
-        if len(x) < shots: raise ConfigError(f"target_images {path} holds {len(x)} images, fewer than shots={shots}.")
-        x = x[:shots]
-        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
-        if x.min() < -1.01 or x.max() > 1.01: raise ConfigError(f"target_images {path}: float images must lie in [-1, 1] (got {x.min():.2f}..{x.max():.2f}).")
-        return _square(x, size)
+    if path.is_dir(): return _load_folder(path, shots, size)
+    if path.suffix in (".pt", ".pth"): return _load_tensor_file(path, shots, size)
     raise ConfigError(f"target_images={spec!r}: a folder of images, a .pt tensor file, or a registered set ({_set_kinds()}).")
+
+# %% ../../nbs/03g_freezed.ipynb #7ce4d0d2
 def target_reference_images(spec: str, n: int, size: int) -> torch.Tensor | None:
     """Real images of the target domain for FID: up to `n` images of a paper set's test folder `fewshot:<set>` when it was
     downloaded, or the `n` reference images of a registered set (e.g. a world's reference renders); None otherwise."""
@@ -94,7 +110,6 @@ def target_reference_images(spec: str, n: int, size: int) -> torch.Tensor | None
     if found is None or found[0].reference is None: return None
     return _square(found[0].reference(found[1], int(n)), size)
 
-
 # %% ../../nbs/03g_freezed.ipynb #646fe2c0
 _ASC_README = "the training-data links of arith3/Progressive-Few-Shot-GAN-Adaptation's README"
 PAPER_FEWSHOT_SETS: dict[str, dict] = {   # domain -> what the papers call it and where its test set comes from (None: no FID)
@@ -104,8 +119,11 @@ PAPER_FEWSHOT_SETS: dict[str, dict] = {   # domain -> what the papers call it an
     "sunglasses": dict(title="FFHQ-Sunglasses", test="IDC's sunglasses test set"),
     "anime": dict(title="Animation faces", test="AniGAN's animation-faces test set"),
 }
+
+# %% ../../nbs/03g_freezed.ipynb #dc8ecf85
 PAPER_FEWSHOT_DOMAINS: tuple[str, ...] = tuple(PAPER_FEWSHOT_SETS)   # the presets' domains (training.presets: 'ffhq-to-<domain>-<K>shot')
 
+# %% ../../nbs/03g_freezed.ipynb #b32678ff
 def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> Path | None:
     """The folder of `fewshot:<domain>-<K>shot` (`split='train'`) or of the domain's test set (`split='test'`) in the weights
     folder; None when it is absent and not `required`, else a `MissingWeightsError` saying what to download where."""
@@ -159,6 +177,7 @@ class FewShotConfig:
         if self.d_lr is not None and self.d_lr <= 0: raise ConfigError(f"d_lr={self.d_lr}: None (the run's lr) or > 0.")
         if run.batch < 2: raise ConfigError(f"batch={run.batch}: few-shot methods need at least 2 (minibatch standard deviation; IDC's similarities).")
 
+# %% ../../nbs/03g_freezed.ipynb #332df3f4
 def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
     "The discriminator file `spec` names for a run of `generator` (see `FewShotConfig.discriminator`); None: random weights."
     if spec in (None, "", "random", "none", "None"): return None
@@ -183,8 +202,7 @@ def resolve_discriminator(spec: str | None, generator: str) -> Path | None:
 def _read_discriminator(path: Path, device, patch_resolution: int) -> StyleGAN2Discriminator:
     return load_discriminator(path, device, patch_resolution=patch_resolution)
 
-
-# %% ../../nbs/03g_freezed.ipynb #14339e74
+# %% ../../nbs/03g_freezed.ipynb #6ea15739
 class FewShotMethod(Method):
     "Base of the few-shot methods: K images, a discriminator, D and G phases with the non-saturating loss, lazy R1 and path length, style mixing, anchors."
     phases = ("D", "G")
@@ -209,99 +227,123 @@ class FewShotMethod(Method):
         self.anchor, self.mix_z, self.mix_at = False, None, 0
         self.pl_mean = torch.zeros(())
 
-    def resolved(self):
-        p = resolve_discriminator(self.config.discriminator, self.run.generator)
-        return {"discriminator_file": str(p) if p is not None else "random weights"}
+# %% ../../nbs/03g_freezed.ipynb #3e64d2b3
+@patch
+def resolved(self: FewShotMethod):
+    p = resolve_discriminator(self.config.discriminator, self.run.generator)
+    return {"discriminator_file": str(p) if p is not None else "random weights"}
 
-    def parameters(self, phase):
-        "The phase's parameters as one Adam group; with `lazy_lr_scaling`, lr·c and β2^c (c = k/(k+1)) as IDC and StyleGAN2."
-        c, run = self.config, self.run
-        params = [p for p in self.D.parameters() if p.requires_grad] if phase == "D" else self.trainer.trainable_parameters
-        k = c.r1_interval if phase == "D" else c.pl_interval
-        ratio = k / (k + 1) if c.lazy_lr_scaling else 1.0
-        lr = (c.d_lr or run.lr) if phase == "D" else run.lr
-        return [{"params": params, "lr": lr * ratio, "betas": (run.betas[0], run.betas[1] ** ratio)}]
+# %% ../../nbs/03g_freezed.ipynb #0ef5f6e0
+@patch
+def parameters(self: FewShotMethod, phase):
+    "The phase's parameters as one Adam group; with `lazy_lr_scaling`, lr·c and β2^c (c = k/(k+1)) as IDC and StyleGAN2."
+    c, run = self.config, self.run
+    params = [p for p in self.D.parameters() if p.requires_grad] if phase == "D" else self.trainer.trainable_parameters
+    k = c.r1_interval if phase == "D" else c.pl_interval
+    ratio = k / (k + 1) if c.lazy_lr_scaling else 1.0
+    lr = (c.d_lr or run.lr) if phase == "D" else run.lr
+    return [{"params": params, "lr": lr * ratio, "betas": (run.betas[0], run.betas[1] ** ratio)}]
 
-    def is_anchor_step(self, step: int) -> bool: return self.config.anchor_every > 0 and step % self.config.anchor_every == 0
-    def is_pl_step(self, step: int) -> bool: return self.config.pl_weight > 0 and step % self.config.pl_interval == 0
+# %% ../../nbs/03g_freezed.ipynb #4afa1a3e
+@patch
+def is_anchor_step(self: FewShotMethod, step: int) -> bool: return self.config.anchor_every > 0 and step % self.config.anchor_every == 0
+@patch
+def is_pl_step(self: FewShotMethod, step: int) -> bool: return self.config.pl_weight > 0 and step % self.config.pl_interval == 0
 
-    def before_step(self, step):
-        tr, c = self.trainer, self.config
-        self.anchor = self.is_anchor_step(step)
-        if self.anchor:   # anchor latents for this iteration: random rows of the fixed set, perturbed
-            rows = torch.randint(c.shots, (tr.run.batch,), generator=tr.rng)
-            noise = torch.randn(tr.run.batch, self.anchor_z.shape[1], generator=tr.rng).to(tr.device)
-            self.step_z = self.anchor_z[rows.to(tr.device)] + c.anchor_std * noise
-        else: self.step_z = None
-        self.mix_z = None
-        if not self.anchor and c.mixing > 0 and tr.source.num_ws > 1 and float(torch.rand((), generator=tr.rng)) < c.mixing:
-            self.mix_z = torch.randn(tr.run.batch, tr.source.z_dim, generator=tr.rng).to(tr.device)    # the second latents
-            self.mix_at = int(torch.randint(1, tr.source.num_ws, (), generator=tr.rng))                # W+ entries from here on
-        self.pl_noise_seed = int(torch.randint(0, 2**31 - 1, (), generator=tr.rng)) if self.is_pl_step(step) else None
+# %% ../../nbs/03g_freezed.ipynb #fe6026aa
+@patch
+def before_step(self: FewShotMethod, step):
+    tr, c = self.trainer, self.config
+    self.anchor = self.is_anchor_step(step)
+    if self.anchor:   # anchor latents for this iteration: random rows of the fixed set, perturbed
+        rows = torch.randint(c.shots, (tr.run.batch,), generator=tr.rng)
+        noise = torch.randn(tr.run.batch, self.anchor_z.shape[1], generator=tr.rng).to(tr.device)
+        self.step_z = self.anchor_z[rows.to(tr.device)] + c.anchor_std * noise
+    else: self.step_z = None
+    self.mix_z = None
+    if not self.anchor and c.mixing > 0 and tr.source.num_ws > 1 and float(torch.rand((), generator=tr.rng)) < c.mixing:
+        self.mix_z = torch.randn(tr.run.batch, tr.source.z_dim, generator=tr.rng).to(tr.device)    # the second latents
+        self.mix_at = int(torch.randint(1, tr.source.num_ws, (), generator=tr.rng))                # W+ entries from here on
+    self.pl_noise_seed = int(torch.randint(0, 2**31 - 1, (), generator=tr.rng)) if self.is_pl_step(step) else None
 
-    def latents(self, batch: dict) -> torch.Tensor:
-        "This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch (style-mixed: W+ from two latents)."
-        tr = self.trainer
-        with torch.no_grad():
-            if self.step_z is not None: return tr.source.latents(self.step_z, tr.run.truncation)
-            w = batch["latents"]
-            if self.mix_z is None: return w
-            w = tr.source.as_w_plus(w).clone()
-            w[:, self.mix_at:] = tr.source.as_w_plus(tr.source.latents(self.mix_z, tr.run.truncation))[:, self.mix_at:]
-            return w
+# %% ../../nbs/03g_freezed.ipynb #f02909a6
+@patch
+def latents(self: FewShotMethod, batch: dict) -> torch.Tensor:
+    "This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch (style-mixed: W+ from two latents)."
+    tr = self.trainer
+    with torch.no_grad():
+        if self.step_z is not None: return tr.source.latents(self.step_z, tr.run.truncation)
+        w = batch["latents"]
+        if self.mix_z is None: return w
+        w = tr.source.as_w_plus(w).clone()
+        w[:, self.mix_at:] = tr.source.as_w_plus(tr.source.latents(self.mix_z, tr.run.truncation))[:, self.mix_at:]
+        return w
 
-    def d_logits(self, images: torch.Tensor) -> torch.Tensor:
-        "Image logits on anchor iterations (and without anchors), patch logits otherwise."
-        return self.D(images, patch=self.config.anchor_every > 0 and not self.anchor)
+# %% ../../nbs/03g_freezed.ipynb #b187e731
+@patch
+def d_logits(self: FewShotMethod, images: torch.Tensor) -> torch.Tensor:
+    "Image logits on anchor iterations (and without anchors), patch logits otherwise."
+    return self.D(images, patch=self.config.anchor_every > 0 and not self.anchor)
 
-    def real_batch(self) -> torch.Tensor:
-        tr = self.trainer
-        idx = torch.randint(len(self.targets), (tr.run.batch,), generator=tr.rng)
-        return self.targets[idx.to(self.targets.device)]
+@patch
+def real_batch(self: FewShotMethod) -> torch.Tensor:
+    tr = self.trainer
+    idx = torch.randint(len(self.targets), (tr.run.batch,), generator=tr.rng)
+    return self.targets[idx.to(self.targets.device)]
 
-    def path_length(self, w: torch.Tensor) -> torch.Tensor:
-        "StyleGAN2's path-length penalty on the first batch / `pl_batch_shrink` latents; updates the running mean."
-        c, G = self.config, self.trainer.generator
-        wp = G.as_w_plus(w[:max(1, len(w) // c.pl_batch_shrink)]).detach().requires_grad_(True)
-        img = G.synthesize(wp)
-        g = torch.Generator().manual_seed(self.pl_noise_seed)
-        noise = torch.randn(img.shape, generator=g).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
-        (grad,) = torch.autograd.grad((img * noise).sum(), wp, create_graph=True)
-        lengths = grad.square().sum(2).mean(1).sqrt()
-        mean = self.pl_mean + c.pl_decay * (lengths.mean().detach().cpu() - self.pl_mean)
-        self.pl_mean = mean
-        return (lengths - mean.to(lengths.device)).square().mean()
+# %% ../../nbs/03g_freezed.ipynb #8af63508
+@patch
+def path_length(self: FewShotMethod, w: torch.Tensor) -> torch.Tensor:
+    "StyleGAN2's path-length penalty on the first batch / `pl_batch_shrink` latents; updates the running mean."
+    c, G = self.config, self.trainer.generator
+    wp = G.as_w_plus(w[:max(1, len(w) // c.pl_batch_shrink)]).detach().requires_grad_(True)
+    img = G.synthesize(wp)
+    g = torch.Generator().manual_seed(self.pl_noise_seed)
+    noise = torch.randn(img.shape, generator=g).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), wp, create_graph=True)
+    lengths = grad.square().sum(2).mean(1).sqrt()
+    mean = self.pl_mean + c.pl_decay * (lengths.mean().detach().cpu() - self.pl_mean)
+    self.pl_mean = mean
+    return (lengths - mean.to(lengths.device)).square().mean()
 
-    def losses(self, phase, step, batch):
-        tr, c = self.trainer, self.config
-        w = self.latents(batch)
-        if phase == "D":
-            with torch.no_grad(): fake = tr.generator.synthesize(w)
-            r1_step = c.r1_gamma > 0 and step % c.r1_interval == 0
-            real = self.real_batch().detach().requires_grad_(r1_step)
-            real_logits = self.d_logits(real)
-            terms = {"d_adv": d_logistic_loss(real_logits, self.d_logits(fake))}
-            terms["r1"] = r1_penalty(real, real_logits) if r1_step else torch.zeros((), device=real.device)
-            return terms
-        images, feats = tr.generator.synthesize(w, return_features=True)
-        terms = {"g_adv": g_nonsaturating_loss(self.d_logits(images)), **self.extra_losses(step, w, images, feats)}
-        if c.pl_weight > 0: terms["pl"] = self.path_length(w) if self.is_pl_step(step) else torch.zeros((), device=images.device)
+# %% ../../nbs/03g_freezed.ipynb #fae85a56
+@patch
+def losses(self: FewShotMethod, phase, step, batch):
+    tr, c = self.trainer, self.config
+    w = self.latents(batch)
+    if phase == "D":
+        with torch.no_grad(): fake = tr.generator.synthesize(w)
+        r1_step = c.r1_gamma > 0 and step % c.r1_interval == 0
+        real = self.real_batch().detach().requires_grad_(r1_step)
+        real_logits = self.d_logits(real)
+        terms = {"d_adv": d_logistic_loss(real_logits, self.d_logits(fake))}
+        terms["r1"] = r1_penalty(real, real_logits) if r1_step else torch.zeros((), device=real.device)
         return terms
+    images, feats = tr.generator.synthesize(w, return_features=True)
+    terms = {"g_adv": g_nonsaturating_loss(self.d_logits(images)), **self.extra_losses(step, w, images, feats)}
+    if c.pl_weight > 0: terms["pl"] = self.path_length(w) if self.is_pl_step(step) else torch.zeros((), device=images.device)
+    return terms
 
-    def extra_losses(self, step: int, latents: torch.Tensor, images: torch.Tensor, features: dict) -> dict[str, torch.Tensor]:
-        "The method's own G-phase terms (IDC, RSSA, ASC); none for FreezeD."
-        return {}
+# %% ../../nbs/03g_freezed.ipynb #45eddd77
+@patch
+def extra_losses(self: FewShotMethod, step: int, latents: torch.Tensor, images: torch.Tensor, features: dict) -> dict[str, torch.Tensor]:
+    "The method's own G-phase terms (IDC, RSSA, ASC); none for FreezeD."
+    return {}
 
-    def loss_weights(self):
-        c = self.config
-        return {"r1": c.r1_gamma / 2 * c.r1_interval, "pl": c.pl_weight * c.pl_interval}
+@patch
+def loss_weights(self: FewShotMethod):
+    c = self.config
+    return {"r1": c.r1_gamma / 2 * c.r1_interval, "pl": c.pl_weight * c.pl_interval}
 
-    def log(self): return {"anchor": int(self.anchor), "mixed": int(self.mix_z is not None)}
-    def state_dict(self): return {"D": self.D.state_dict(), "anchor_z": self.anchor_z.cpu(), "pl_mean": self.pl_mean.clone()}
-    def load_state_dict(self, state):
-        self.D.load_state_dict(state["D"]); self.anchor_z = state["anchor_z"].to(self.anchor_z.device)
-        self.pl_mean = state.get("pl_mean", torch.zeros(())).clone()
-
+# %% ../../nbs/03g_freezed.ipynb #81181cb8
+@patch
+def log(self: FewShotMethod): return {"anchor": int(self.anchor), "mixed": int(self.mix_z is not None)}
+@patch
+def state_dict(self: FewShotMethod): return {"D": self.D.state_dict(), "anchor_z": self.anchor_z.cpu(), "pl_mean": self.pl_mean.clone()}
+@patch
+def load_state_dict(self: FewShotMethod, state):
+    self.D.load_state_dict(state["D"]); self.anchor_z = state["anchor_z"].to(self.anchor_z.device)
+    self.pl_mean = state.get("pl_mean", torch.zeros(())).clone()
 
 # %% ../../nbs/03g_freezed.ipynb #cf608e7b
 @dataclass
@@ -310,6 +352,7 @@ class FreezedConfig(FewShotConfig):
     freeze_layers: int = 4                # from_rgb + the first block (3 layers) by default
     anchor_every: int = 0
 
+# %% ../../nbs/03g_freezed.ipynb #0c0f407a
 @register_method
 class FreezeD(FewShotMethod):
     "FreezeD (Mo et al. 2020): adversarial fine-tuning with D's first `freeze_layers` layers frozen."
