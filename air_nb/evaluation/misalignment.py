@@ -13,16 +13,18 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-
-from ..core.base import ConfigError, atomic_torch_save, from_uint8, weights_dir
-from ..core.registry import Registry
-from ..clip.models import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, resolve_templates, text_features
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['IMAGE_SETS', 'offset_misalignment', 'concept_distance', 'LabelledImages', 'from_tensors', 'from_image_folder',
            'from_cifar100', 'as_labelled_images', 'default_cache_dir', 'clip_fingerprint', 'ConceptEmbeddings',
            'class_image_embeddings', 'class_text_embeddings', 'sample_pairs', 'pair_table', 'pair_study',
            'RankCorrelation', 'spearman', 'plot_misalignment', 'template_misalignment']
+
+# %% ../../nbs/05a_misalignment.ipynb #28f44eb0
+from ..core.base import ConfigError, atomic_torch_save, from_uint8, weights_dir
+from ..core.registry import Registry
+from ..clip.models import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, resolve_templates, text_features
 
 # %% ../../nbs/05a_misalignment.ipynb #3d8d3e4a
 def _check_features(name: str, *xs: torch.Tensor) -> None:
@@ -31,11 +33,13 @@ def _check_features(name: str, *xs: torch.Tensor) -> None:
         raise ConfigError(f"{name}: the embeddings have different sizes {sorted(dims)} in their last dimension; "
                           "pass features of one CLIP (image and text features share its embed_dim).")
 
+# %% ../../nbs/05a_misalignment.ipynb #6a921e18
 def offset_misalignment(img_a: torch.Tensor, img_b: torch.Tensor, txt_a: torch.Tensor, txt_b: torch.Tensor) -> torch.Tensor:
     "AIR Eq. 2: `1 - cos(img_b - img_a, txt_b - txt_a)`, one value per row of `(N, D)` inputs (or a scalar for `(D,)`); broadcasts."
     _check_features("offset_misalignment", img_a, img_b, txt_a, txt_b)
     return 1 - F.cosine_similarity((img_b - img_a).float(), (txt_b - txt_a).float(), dim=-1)
 
+# %% ../../nbs/05a_misalignment.ipynb #f7b357d5
 def concept_distance(img_a: torch.Tensor, img_b: torch.Tensor) -> torch.Tensor:
     "AIR's concept distance `1 - cos(img_a, img_b)` between (class-mean) image embeddings, one value per row."
     _check_features("concept_distance", img_a, img_b)
@@ -51,10 +55,12 @@ def _hash(*parts: Any) -> str:
         h.update(b"|")
     return h.hexdigest()
 
+# %% ../../nbs/05a_misalignment.ipynb #26262b34
 def _readable(name: str) -> str:
     "A folder or label name as text for CLIP: 'aquarium_fish' -> 'aquarium fish'."
     return " ".join(str(name).replace("_", " ").split())
 
+# %% ../../nbs/05a_misalignment.ipynb #e4728b8d
 @dataclass
 class LabelledImages:
     "Images grouped in classes: `classnames[labels[i]]` is the text of image `i`; `load(indices, size)` gives them as `N x 3 x size x size` in [-1, 1]."
@@ -121,6 +127,7 @@ def _load_files(paths: Sequence[str], idx: np.ndarray, size: tuple[int, int] | N
         raise ConfigError("The images have different sizes; pass `size` to bring them to one (the CLIP input size).")
     return from_uint8(out)
 
+# %% ../../nbs/05a_misalignment.ipynb #28dfa115
 def from_image_folder(root: str | Path, classnames: Sequence[str] | dict[str, str] | None = None) -> LabelledImages:
     """`LabelledImages` from a torchvision `ImageFolder` layout (`root/<class>/<image>`). Class text defaults to the folder
     name with '_' as spaces; `classnames` overrides it (a list in sorted-folder order, or a dict folder -> text)."""
@@ -132,6 +139,7 @@ def from_image_folder(root: str | Path, classnames: Sequence[str] | dict[str, st
         raise ConfigError(f"{root} is not an image folder ({e}); expected one sub-folder per class holding .png/.jpg files.") from None
     return _from_folder_dataset(folder, classnames, name=root.name)
 
+# %% ../../nbs/05a_misalignment.ipynb #a7dfe1f8
 def _from_folder_dataset(folder, classnames, name: str) -> LabelledImages:
     paths = [p for p, _ in folder.samples]; labels = np.array([t for _, t in folder.samples])
     names = [_readable(c) for c in folder.classes]
@@ -166,6 +174,7 @@ IMAGE_SETS = Registry("labelled image set", hint="A world registers its sets: IM
 # %% ../../nbs/05a_misalignment.ipynb #ce30e7b0
 def _set_names() -> str: return " or ".join(repr(n) for n in IMAGE_SETS.names()) or "a registered set name"
 
+# %% ../../nbs/05a_misalignment.ipynb #1b32fb3b
 def as_labelled_images(data: Any, classnames: Sequence[str] | dict[str, str] | None = None, **set_kw) -> LabelledImages:
     """`data` as `LabelledImages`: the name of a set in `IMAGE_SETS` (with `set_kw`), a folder path (CIFAR-100's `cifar-100-python` inside, or an ImageFolder layout),
     a torchvision `ImageFolder`/`CIFAR100` object, `(images, labels, classnames)`, or `LabelledImages` itself."""
@@ -189,6 +198,12 @@ def default_cache_dir() -> Path:
     "Where class embeddings are cached: `$AIR_NB_CACHE`, default `<weights_dir()>/embeddings`."
     return Path(os.environ.get("AIR_NB_CACHE", weights_dir() / "embeddings")).expanduser()
 
+# %% ../../nbs/05a_misalignment.ipynb #ea3ddb2d
+def _cache_root(cache_dir: str | Path) -> Path:
+    "The cache folder a `cache_dir` argument names: `default_cache_dir()` for `\"default\"`, else the folder itself."
+    return default_cache_dir() if cache_dir == "default" else Path(cache_dir).expanduser()
+
+# %% ../../nbs/05a_misalignment.ipynb #028289e3
 def clip_fingerprint(clip: Clip) -> str:
     "A short hash of the CLIP's architecture, preprocessing and weights (a few values and the sum of every tensor)."
     h = hashlib.sha1(f"{clip.name}|{clip.image_size}|{clip.mean.flatten().tolist()}|{clip.std.flatten().tolist()}|{clip.resize_mode}|{clip.interpolation}".encode())
@@ -201,6 +216,7 @@ def clip_fingerprint(clip: Clip) -> str:
                 h.update(flat[:16].float().cpu().numpy().tobytes()); h.update(np.float64(flat.double().sum().item()).tobytes())
     return h.hexdigest()[:16]
 
+# %% ../../nbs/05a_misalignment.ipynb #f225a6bd
 @dataclass
 class ConceptEmbeddings:
     "Class-mean image embeddings `image` `(C, D)` of `classnames`, with the image count per class."
@@ -218,7 +234,7 @@ class ConceptEmbeddings:
 
     def __repr__(self): return f"ConceptEmbeddings({self.dataset!r}, {len(self.classnames)} classes, dim {self.image.shape[-1]}, clip {self.clip!r})"
 
-# %% ../../nbs/05a_misalignment.ipynb #b3c06b14
+# %% ../../nbs/05a_misalignment.ipynb #be59b0c0
 def _per_class_indices(data: LabelledImages, max_per_class: int | None, seed: int) -> np.ndarray:
     if max_per_class is None: return np.arange(len(data))
     if int(max_per_class) < 1: raise ConfigError(f"max_per_class={max_per_class} must be at least 1 (or None for all images).")
@@ -226,6 +242,26 @@ def _per_class_indices(data: LabelledImages, max_per_class: int | None, seed: in
     keep = [rng.permutation(np.flatnonzero(data.labels == c))[:int(max_per_class)] for c in range(len(data.classnames))]
     return np.sort(np.concatenate(keep))
 
+# %% ../../nbs/05a_misalignment.ipynb #1d0db556
+def _class_means(clip: Clip, data: LabelledImages, idx: np.ndarray, batch_size: int, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    "Mean normalised CLIP image embedding `(C, D)` (NaN for a class without images) and image count of every class, over the images `idx`."
+    d = clip.embed_dim
+    sums = torch.zeros(len(data.classnames), d, dtype=torch.float64)
+    counts = torch.zeros(len(data.classnames), dtype=torch.long)
+    chunks = range(0, len(idx), int(batch_size))
+    if progress:
+        chunks = tqdm(chunks, desc=f"CLIP image embeddings of {data.name}", leave=False)
+    with torch.inference_mode():
+        for s in chunks:
+            b = idx[s:s + int(batch_size)]
+            feats = clip.encode_image(data.load(b, clip.image_size), normalize=True).double().cpu()
+            lab = torch.as_tensor(data.labels[b])
+            sums.index_add_(0, lab, feats); counts += torch.bincount(lab, minlength=len(data.classnames))
+    image = (sums / counts.clamp(min=1)[:, None]).float()
+    image[counts == 0] = float("nan")   # a class without images has no mean; the studies leave it out
+    return image, counts
+
+# %% ../../nbs/05a_misalignment.ipynb #27fd0551
 def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_class: int | None = None, seed: int = 0,
                            cache_dir: str | Path | None = "default", progress: bool = True) -> ConceptEmbeddings:
     """Mean L2-normalised CLIP image embedding of every class of `data` (anything `as_labelled_images` takes).
@@ -237,25 +273,11 @@ def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_
     key = _hash("class-means-v1", data.key, fp, max_per_class, seed if max_per_class is not None else None)[:20]
     path = None
     if cache_dir is not None:
-        path = (default_cache_dir() if cache_dir == "default" else Path(cache_dir).expanduser()) / f"{data.name}-{clip.name}-{key}.pt"
+        path = _cache_root(cache_dir) / f"{data.name}-{clip.name}-{key}.pt"
         if path.exists():
             saved = torch.load(path, map_location="cpu", weights_only=True)
             return ConceptEmbeddings(list(saved["classnames"]), saved["image"], saved["counts"], data.name, f"{clip.name} ({fp})")
-    d = clip.embed_dim
-    sums = torch.zeros(len(data.classnames), d, dtype=torch.float64)
-    counts = torch.zeros(len(data.classnames), dtype=torch.long)
-    chunks = range(0, len(idx), int(batch_size))
-    if progress:
-        from tqdm.auto import tqdm
-        chunks = tqdm(chunks, desc=f"CLIP image embeddings of {data.name}", leave=False)
-    with torch.inference_mode():
-        for s in chunks:
-            b = idx[s:s + int(batch_size)]
-            feats = clip.encode_image(data.load(b, clip.image_size), normalize=True).double().cpu()
-            lab = torch.as_tensor(data.labels[b])
-            sums.index_add_(0, lab, feats); counts += torch.bincount(lab, minlength=len(data.classnames))
-    image = (sums / counts.clamp(min=1)[:, None]).float()
-    image[counts == 0] = float("nan")   # a class without images has no mean; the studies leave it out
+    image, counts = _class_means(clip, data, idx, batch_size, progress)
     if path is not None:
         atomic_torch_save({"classnames": data.classnames, "image": image, "counts": counts, "dataset_key": data.key, "clip": fp}, path)
     return ConceptEmbeddings(list(data.classnames), image, counts, data.name, f"{clip.name} ({fp})")
@@ -269,7 +291,7 @@ def class_text_embeddings(clip: Clip, classnames: Sequence[str], templates: str 
     path = None
     if cache_dir is not None:
         key = _hash("class-text-v1", clip_fingerprint(clip), list(classnames), list(templates))[:20]
-        path = (default_cache_dir() if cache_dir == "default" else Path(cache_dir).expanduser()) / f"text-{clip.name}-{key}.pt"
+        path = _cache_root(cache_dir) / f"text-{clip.name}-{key}.pt"
         if path.exists(): return torch.load(path, map_location="cpu", weights_only=True)
     with torch.inference_mode(): feats = text_features(clip, list(classnames), templates, batch_size=batch_size).float().cpu()
     if path is not None: atomic_torch_save(feats, path)
@@ -311,6 +333,7 @@ def pair_table(image: torch.Tensor, text: torch.Tensor, classnames: Sequence[str
     df.attrs.update(n_classes=len(keep), n_possible_pairs=len(keep) * (len(keep) - 1) // 2, seed=seed)
     return df
 
+# %% ../../nbs/05a_misalignment.ipynb #7f973751
 def pair_study(clip: Clip, data: Any, n_pairs: int = 5000, seed: int = 0, templates: str | Sequence[Template] = "imagenet",
                classnames: Sequence[str] | dict[str, str] | None = None, batch_size: int = 64, max_per_class: int | None = None,
                cache_dir: str | Path | None = "default", progress: bool = True) -> pd.DataFrame:
@@ -340,12 +363,28 @@ class RankCorrelation:
     def __str__(self):
         return f"Spearman rho = {self.rho:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}] ({self.confidence:.0%} bootstrap CI, resampling {'classes' if self.by == 'class' else 'rows'}; n = {self.n})"
 
+# %% ../../nbs/05a_misalignment.ipynb #976fc391
 def _rank_corr(x, y, axis=-1):
     from scipy.stats import rankdata
     rx, ry = rankdata(x, axis=axis), rankdata(y, axis=axis)
     rx = rx - rx.mean(axis, keepdims=True); ry = ry - ry.mean(axis, keepdims=True)
     return (rx * ry).sum(axis) / np.sqrt((rx ** 2).sum(axis) * (ry ** 2).sum(axis))
 
+# %% ../../nbs/05a_misalignment.ipynb #85ee4f42
+def _class_bootstrap(df: pd.DataFrame, xs: np.ndarray, ys: np.ndarray, n_resamples: int, confidence: float, rng) -> tuple[float, float]:
+    "Percentile interval of the rank correlation over resamples of the classes (a pair counts once per drawn copy of each of its classes)."
+    classes = np.unique(np.concatenate([df.alpha.to_numpy(), df.beta.to_numpy()]))
+    ai, bi = np.searchsorted(classes, df.alpha.to_numpy()), np.searchsorted(classes, df.beta.to_numpy())
+    stats = []
+    for _ in range(int(n_resamples)):
+        w = np.bincount(rng.integers(len(classes), size=len(classes)), minlength=len(classes))
+        reps = w[ai] * w[bi]          # a pair appears once per drawn copy of each of its two classes
+        if (reps > 0).sum() < 3: continue
+        stats.append(_rank_corr(np.repeat(xs, reps), np.repeat(ys, reps)))
+    lo, hi = (float(v) for v in np.quantile(stats, [(1 - confidence) / 2, (1 + confidence) / 2]))
+    return lo, hi
+
+# %% ../../nbs/05a_misalignment.ipynb #f8dbc802
 def spearman(df: pd.DataFrame, x: str = "distance", y: str = "misalignment", n_resamples: int = 1000, confidence: float = 0.95,
              seed: int = 0, by: str = "pair") -> RankCorrelation:
     "Spearman's rho between `df[x]` and `df[y]` with a percentile bootstrap CI, resampling pairs (`by='pair'`) or classes (`by='class'`)."
@@ -360,15 +399,7 @@ def spearman(df: pd.DataFrame, x: str = "distance", y: str = "misalignment", n_r
                        confidence_level=confidence, method="percentile", random_state=rng).confidence_interval
         lo, hi = float(ci.low), float(ci.high)
     else:
-        classes = np.unique(np.concatenate([df.alpha.to_numpy(), df.beta.to_numpy()]))
-        ai, bi = np.searchsorted(classes, df.alpha.to_numpy()), np.searchsorted(classes, df.beta.to_numpy())
-        stats = []
-        for _ in range(int(n_resamples)):
-            w = np.bincount(rng.integers(len(classes), size=len(classes)), minlength=len(classes))
-            reps = w[ai] * w[bi]          # a pair appears once per drawn copy of each of its two classes
-            if (reps > 0).sum() < 3: continue
-            stats.append(_rank_corr(np.repeat(xs, reps), np.repeat(ys, reps)))
-        lo, hi = (float(v) for v in np.quantile(stats, [(1 - confidence) / 2, (1 + confidence) / 2]))
+        lo, hi = _class_bootstrap(df, xs, ys, n_resamples, confidence, rng)
     return RankCorrelation(rho, p, lo, hi, len(df), confidence, by)
 
 # %% ../../nbs/05a_misalignment.ipynb #4ba9a165
