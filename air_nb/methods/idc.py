@@ -29,6 +29,7 @@ def feature_layers(features: dict, layers: Any = "auto") -> list[str]:
     if bad: raise ConfigError(f"unknown feature layer(s) {bad}; this generator has {names}.")
     return list(layers)
 
+# %% ../../nbs/03h_idc.ipynb #443bc115
 def pairwise_similarities(feat: torch.Tensor) -> torch.Tensor:
     "Cosine similarities of each sample's flattened features to every *other* sample's: (B, C, H, W) -> (B, B-1)."
     f = F.normalize(feat.flatten(1), dim=1)
@@ -36,11 +37,13 @@ def pairwise_similarities(feat: torch.Tensor) -> torch.Tensor:
     b = len(f)
     return s[~torch.eye(b, dtype=torch.bool, device=s.device)].reshape(b, b - 1)
 
+# %% ../../nbs/03h_idc.ipynb #2fa72cbf
 def kl_source_target(src_logits: torch.Tensor, tgt_logits: torch.Tensor) -> torch.Tensor:
     "KL(softmax(src) ‖ softmax(tgt)) along the last axis, averaged over all elements (`nn.KLDivLoss()` of the reference code)."
     log_p, log_q = F.log_softmax(src_logits, -1), F.log_softmax(tgt_logits, -1)
     return (log_p.exp() * (log_p - log_q)).mean()
 
+# %% ../../nbs/03h_idc.ipynb #e9672d87
 def idc_loss(src_features: dict, tgt_features: dict, layers: list[str], row_layers: torch.Tensor | None = None) -> torch.Tensor:
     """IDC's distance consistency: the mean over `layers` of `kl_source_target` of the rows' similarity distributions;
     with `row_layers` (B,) (indices into `layers`), row i uses only layer `row_layers[i]` (the reference code's draw)."""
@@ -63,6 +66,7 @@ class IdcConfig(FewShotConfig):
         if self.idc_layer_sampling not in ("all", "random"):
             raise ConfigError(f"idc_layer_sampling={self.idc_layer_sampling!r}: 'all' (paper) or 'random' (reference code).")
 
+# %% ../../nbs/03h_idc.ipynb #ea70efd8
 @register_method
 class Idc(FewShotMethod):
     "IDC (Ojha et al. 2021): adversarial loss with anchors and patch logits, plus the cross-domain distance consistency."
