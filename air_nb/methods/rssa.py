@@ -25,12 +25,14 @@ def sc_layers(features: dict, resolution: int, layers: Any = "auto") -> list[str
     if bad: raise ConfigError(f"unknown feature layer(s) {bad}; this generator has {list(features)}.")
     return list(layers)
 
+# %% ../../nbs/03i_rssa.ipynb #5ce33c5a
 def self_correlation(feat: torch.Tensor, max_size: int = 32) -> torch.Tensor:
     "Cosine similarities between all positions of each sample: (B, C, H, W) -> (B, P, P), after pooling by 2 (to at most `max_size` per side)."
     s = max(1, min(feat.shape[-1] // 2, max_size))
     f = F.normalize(F.adaptive_avg_pool2d(feat, s).flatten(2), dim=1)          # (B, C, P)
     return f.transpose(1, 2) @ f
 
+# %% ../../nbs/03i_rssa.ipynb #4169a77a
 def self_correlation_loss(src_features: dict, tgt_features: dict, layers: list[str], max_size: int = 32) -> torch.Tensor:
     "Mean over `layers` of the smooth-ℓ1 distance between source and target self-correlations (mean over elements)."
     return torch.stack([F.smooth_l1_loss(self_correlation(tgt_features[l], max_size), self_correlation(src_features[l].detach(), max_size))
@@ -44,6 +46,7 @@ class RssaConfig(FewShotConfig):
     sc_layers: Any = "auto"
     sc_max_size: int = 32
 
+# %% ../../nbs/03i_rssa.ipynb #b65ea5c4
 @register_method
 class Rssa(FewShotMethod):
     "RSSA's self-correlation consistency (Xiao et al. 2022, Eq. 3-4) with the few-shot adversarial part; no dis_corr, no latent projection."
