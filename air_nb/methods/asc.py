@@ -26,6 +26,7 @@ def to_gray_uint8(images: torch.Tensor) -> np.ndarray:
     lo, hi = g.flatten(1).min(1).values.view(-1, 1, 1), g.flatten(1).max(1).values.view(-1, 1, 1)
     return ((g - lo) / (hi - lo).clamp_min(1e-8) * 255).round().to(torch.uint8).numpy()
 
+# %% ../../nbs/03j_asc.ipynb #0b6f0b7c
 def farneback_flow(prev: torch.Tensor, nxt: torch.Tensor, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
                    iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1) -> torch.Tensor:
     "Farneback flow (B, 2, H, W) from each image of `prev` to the same image of `nxt` (both (B, 3, H, W) in [-1, 1]), on the CPU."
@@ -41,6 +42,7 @@ def _gauss_kernel(k: int, sigma: float) -> torch.Tensor:
     g = torch.exp(-x ** 2 / (2 * sigma ** 2))
     return g / g.sum()
 
+# %% ../../nbs/03j_asc.ipynb #4a89b9a1
 def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0) -> torch.Tensor:
     "Edge response (B, H, W) of images (B, 3, H, W): |2×Sobel| of the grey image, Gaussian-blurred (kernel `blur`, 0: none)."
     g = (images.detach().float().cpu() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
@@ -54,6 +56,7 @@ def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0) ->
         mag = F.conv2d(F.pad(mag, [0, 0, p, p], mode="reflect"), gk.view(1, 1, -1, 1))
     return mag[:, 0]
 
+# %% ../../nbs/03j_asc.ipynb #2f8ed4d5
 def sample_positions(importance: torch.Tensor, flow: torch.Tensor, size: int, m: int, quantile: float = 0.6,
                      scope: str = "image", generator: torch.Generator | None = None):
     """Positions `p` (B, m) drawn ∝ the pooled `importance` with unreliable flow masked out, uniform partners `q` (B, m)
@@ -81,6 +84,7 @@ def bilinear_at(feat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.T
     out = F.grid_sample(feat, grid[:, None].to(feat.dtype), mode="bilinear", padding_mode="border", align_corners=True)[:, :, 0]
     return out * inside[:, None]
 
+# %% ../../nbs/03j_asc.ipynb #b81f9526
 def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor, q: torch.Tensor, flow_s: torch.Tensor):
     "cos(f(p), f(q)) (B, m) on G_{n−α}'s grid and at the flow-displaced points on G_n's features."
     b, c, s, _ = f_prev.shape
@@ -94,6 +98,7 @@ def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor
     tgt = F.cosine_similarity(moved(p), moved(q), dim=1)
     return src, tgt
 
+# %% ../../nbs/03j_asc.ipynb #e3dcbc2b
 def asc_loss(src: list[torch.Tensor], tgt: list[torch.Tensor], softmax: str = "per_layer") -> torch.Tensor:
     "KL(φ_{n−α} ‖ φ_n) of the pair similarities: per layer then averaged (paper), or one softmax over all layers' pairs (code)."
     if softmax == "joint": return kl_source_target(torch.cat(src, 1), torch.cat(tgt, 1))
@@ -124,6 +129,7 @@ class AscConfig(IdcConfig):
         if not 0 < self.flow_quantile <= 1: raise ConfigError(f"flow_quantile={self.flow_quantile}: in (0, 1] (paper: 0.6).")
         if self.flow_winsize < 1 or self.positions_per_side <= 0: raise ConfigError("flow_winsize must be >= 1 and positions_per_side > 0.")
 
+# %% ../../nbs/03j_asc.ipynb #8bc77f4f
 @register_method
 class Asc(Idc):
     "ASC (Moon et al. 2023): IDC's adversarial part and L_prog = λ_idc L_idc + λ_asc L_asc between G_{n−α} (the EMA) and G_n."
