@@ -356,9 +356,9 @@ def test_sample_z_is_sample_latents():
     with pytest.raises(ConfigError, match="at least 1"): G.sample_z(0)
 
 
-def test_generators_imports_no_concrete_architecture():
-    "air_nb.models.generators imports neither StyleGAN2 nor the DCGAN nor the checkpoint readers; it builds them by name on demand."
+def test_the_interface_imports_no_concrete_architecture():
+    "The interface (air_nb.models.base) imports neither StyleGAN2 nor the DCGAN nor the checkpoint readers; it builds them by name on demand."
     import subprocess, sys
-    code = ("import sys, air_nb.models.generators as g; assert not {'air_nb.models.stylegan2', 'air_nb.models.dcgan', 'air_nb.models.checkpoints'} & set(sys.modules); "
+    code = ("import sys, air_nb.models.base as g; assert not {'air_nb.models.stylegan2', 'air_nb.models.dcgan', 'air_nb.models.checkpoints'} & set(sys.modules); "
             "assert g.Generator.from_config({'arch': 'dcgan', 'z_dim': 4, 'ngf': 2}).arch == 'dcgan'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -93,5 +93,5 @@ GENERATOR_PRESETS.register("faces-dcgan", GeneratorPreset("dcgan", 64, "https://
     notes="64 px face DCGAN from the PyPI package gan-face-generate (MIT code); trained on DigiFace-1M "
           "(synthetic faces, its own licence: check it before non-research use). Runs offline.",
     offline=f"`{DCGAN_PIP_HINT}` (the weights are inside the wheel), or put its weights.tar into the weights folder as gan-face-generate-weights.tar",
-    locate=faces_dcgan_weights_path))
+    locate=lambda: faces_dcgan_weights_path()))   # looked up when asked (a test may replace it)
 CHECKPOINT_READERS.register("dcgan", CheckpointReader((".tar",), load_dcgan, ".tar (faces DCGAN)"))
