@@ -13,6 +13,7 @@ requirements = [
     "ipywidgets", "papermill>=2.5", "pyyaml", "ray>=2.9", "ipykernel", "torchmetrics>=1.4", "kmedoids>=0.5", "torch-fidelity>=0.3",
     "opencv-python-headless",   # Farneback optical flow of ASC (air_nb.methods.asc)
     "diffusers==0.42.1", "peft==0.21.2",   # the diffusion generator (air_nb.models.diffusion): UNet2DModel, DPM-Solver++, LoRA
+    "fastcore>=1.12,<1.13",   # @patch: the chapters define a class's methods one cell at a time
 ]
 # nbdev 3 refuses settings.ini: nbdev 2 is pinned with the fastcore/execnb releases it works with.
 dev_requirements = [
