@@ -22,9 +22,11 @@ __all__ = ['PRESETS', 'PRESET_GROUPS', 'PAPERS_FILE', 'PAPER_SETTINGS', 'DIFFUSI
 
 # %% ../../nbs/04a_presets.ipynb #b823ff57
 PRESETS = Registry("preset", hint="Or no preset: give generator, source and target.")
+
+# %% ../../nbs/04a_presets.ipynb #69b1f213
 PRESET_GROUPS = Registry("preset group")
 
-# %% ../../nbs/04a_presets.ipynb #522b813c
+# %% ../../nbs/04a_presets.ipynb #fc9f5149
 def _field_hints() -> dict[str, list]:
     "Every field a preset may set -> the type hints of the config classes that declare it (the methods registered so far)."
     hints: dict[str, list] = {}
@@ -32,6 +34,7 @@ def _field_hints() -> dict[str, list]:
         for name, hint in typing.get_type_hints(cls).items(): hints.setdefault(name, []).append(hint)
     return hints
 
+# %% ../../nbs/04a_presets.ipynb #8bbc5840
 def check_preset(name: str, values: dict, source: str = "") -> dict:
     "`values` if every key is a run or method field and every value fits a type that field has; else a `ConfigError` naming both."
     where = f" in {source}" if source else ""
@@ -55,6 +58,7 @@ def load_presets(path: str | Path) -> tuple[dict[str, dict], dict[str, list[str]
     groups = {str(k): list(v) for k, v in (data.get("groups") or {}).items()}
     return presets, groups
 
+# %% ../../nbs/04a_presets.ipynb #24497e83
 def register_presets(path: str | Path) -> list[str]:
     "Register the presets and groups of the YAML file `path` (a world's plug-in calls this with its own file); their names."
     presets, groups = load_presets(path)
@@ -62,10 +66,14 @@ def register_presets(path: str | Path) -> list[str]:
     for name, members in groups.items(): PRESET_GROUPS.register(name, members)
     return list(presets)
 
-# %% ../../nbs/04a_presets.ipynb #843a1616
+# %% ../../nbs/04a_presets.ipynb #23f3b2b4
 PAPERS_FILE = files("air_nb.training") / "presets.yaml"
 register_presets(PAPERS_FILE)
+
+# %% ../../nbs/04a_presets.ipynb #18bac72b
 PAPER_SETTINGS: tuple[str, ...] = tuple(PRESET_GROUPS["paper"])                    # AIR Table 1: the eight GAN settings
+
+# %% ../../nbs/04a_presets.ipynb #4b629ccf
 DIFFUSION_PAPER_SETTINGS: tuple[str, ...] = tuple(PRESET_GROUPS["diffusion-paper"])   # AIR Table 2
 
 # %% ../../nbs/04a_presets.ipynb #7a47d3bc
