@@ -14,21 +14,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+# %% auto #0
+__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'CLEAR_SOURCE', 'WORLDS', 'FeatureExtractor',
+           'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'stream_samples',
+           'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'reference_features',
+           'evaluate_generator', 'seed_ci', 'summarize', 'run_setting', 'run_info', 'comparison_grid',
+           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'WorldEvaluator', 'world_evaluator',
+           'run_text_feature', 'evaluate_runs', 'intra_cluster_diversity', 'LPIPS_BACKBONES', 'load_lpips',
+           'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features']
+
+# %% ../../nbs/05_metrics.ipynb #d003a9c4
 from ..core.base import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, save_json, weights_dir
 from ..core.registry import Registry
 from ..models.generators import load_generator, sample_latents
 from ..clip.models import resolve_templates, text_features
 from ..training import runs
 from ..training.trainer import config_from_dict, load_run_clip
-
-# %% auto #0
-__all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'LPIPS_BACKBONES', 'CLEAR_SOURCE', 'WORLDS',
-           'FeatureExtractor', 'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor',
-           'stream_samples', 'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score',
-           'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix',
-           'intra_diversity_features', 'reference_features', 'evaluate_generator', 'seed_ci', 'summarize',
-           'run_setting', 'run_info', 'comparison_grid', 'judge_feature_extractor', 'judge_predictions',
-           'judge_confidences', 'WorldEvaluator', 'world_evaluator', 'run_text_feature', 'evaluate_runs']
+from .diversity import (LPIPS_BACKBONES, _torch_hub_checkpoints, feature_distance_matrix, intra_cluster_diversity,
+                                         intra_diversity_features, intra_lpips, load_lpips, lpips_distance_matrix)
 
 # %% ../../nbs/05_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -45,11 +48,12 @@ class FeatureExtractor(nn.Module):
 
     def __repr__(self): return f"FeatureExtractor({self.name!r}, num_features={self.num_features})"
 
-# %% ../../nbs/05_metrics.ipynb #559b101a
+# %% ../../nbs/05_metrics.ipynb #695b1893
 def clip_feature_extractor(clip) -> FeatureExtractor:
     "CLIP image features (L2-normalised), named `clip:<model name>`; `clip` is an `air_nb.clip.models.Clip`."
     return FeatureExtractor(f"clip:{clip.name or 'clip'}", lambda x: clip.encode_image(x, normalize=True), clip.embed_dim, clip.model)
 
+# %% ../../nbs/05_metrics.ipynb #9ca3175d
 def module_feature_extractor(name: str, module: nn.Module, method: str = "features", image_size: int = 64) -> FeatureExtractor:
     "Features from `module.<method>(images)` (e.g. a judge's `features`), named `name`."
     fn = getattr(module, method) if method else module
@@ -61,9 +65,7 @@ def module_feature_extractor(name: str, module: nn.Module, method: str = "featur
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS
 
-def _torch_hub_checkpoints() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
+# %% ../../nbs/05_metrics.ipynb #d5c3c0ca
 def inception_feature_extractor(weights: str | os.PathLike | None = None, device=None) -> FeatureExtractor:
     "The FID Inception-v3 (2048-d pool features) from local weights, named `inception`; `MissingWeightsError` if absent."
     path = find_weights(str(weights or INCEPTION_WEIGHTS), _torch_hub_checkpoints())
@@ -83,6 +85,7 @@ def inception_feature_extractor(weights: str | os.PathLike | None = None, device
 def _latents(generator, n: int, seed: int) -> torch.Tensor:
     return generator.sample_z(n, seed).cpu() if hasattr(generator, "sample_z") else sample_latents(generator.z_dim, n, seed)
 
+# %% ../../nbs/05_metrics.ipynb #692d9258
 def stream_samples(generator, n: int, seed: int = 0, batch_size: int = 32, truncation: float = 1.0, latents: torch.Tensor | None = None,
                    device=None, desc: str = "sampling") -> Iterator[torch.Tensor]:
     "Batches of images in [-1, 1] from `generator(z, truncation)` for `n` latents (from `seed`, or given), with tqdm."
@@ -91,6 +94,7 @@ def stream_samples(generator, n: int, seed: int = 0, batch_size: int = 32, trunc
     for i in tqdm(range(0, len(z), batch_size), desc=desc, leave=False):
         with torch.no_grad(): yield generator(z[i:i + batch_size].to(device), truncation=truncation).float().clamp(-1, 1)
 
+# %% ../../nbs/05_metrics.ipynb #200107bb
 def collect_features(batches: Iterable[torch.Tensor], extractors: Sequence[FeatureExtractor] = (), keep: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     "Run every extractor on every batch: `({name: (N, D) CPU features}, the first `keep` images or None)`."
     feats = {fx.name: [] for fx in extractors}; kept = []; n_kept = 0
@@ -102,20 +106,25 @@ def collect_features(batches: Iterable[torch.Tensor], extractors: Sequence[Featu
 # %% ../../nbs/05_metrics.ipynb #5abdab59
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
+# %% ../../nbs/05_metrics.ipynb #2334dca4
+def _read_image_folder(p: Path, size: int | None, limit: int | None) -> torch.Tensor:
+    "The images of folder `p` (every `IMAGE_SUFFIXES` file below it, sorted, at most `limit`) in [-1, 1], resized to `size` if given."
+    from PIL import Image
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    if not files: raise ConfigError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {p}: point at a folder of reference images.")
+    def read(f):
+        im = Image.open(f).convert("RGB")
+        return np.asarray(im.resize((size, size), Image.BICUBIC) if size else im)
+    return from_uint8([read(f) for f in tqdm(files, desc=f"reading {p.name}", leave=False)])
+
+# %% ../../nbs/05_metrics.ipynb #536cbfc3
 def load_images(source: str | os.PathLike | torch.Tensor, size: int | None = None, limit: int | None = None) -> torch.Tensor:
     "Reference images in [-1, 1]: a tensor, a `.pt` tensor file, or a folder of images (sorted, resized to `size` if given)."
     if isinstance(source, torch.Tensor): x = source
     else:
         p = Path(source).expanduser()
         if p.is_file() and p.suffix == ".pt": x = torch.load(p, map_location="cpu", weights_only=True)
-        elif p.is_dir():
-            from PIL import Image
-            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-            if not files: raise ConfigError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {p}: point at a folder of reference images.")
-            def read(f):
-                im = Image.open(f).convert("RGB")
-                return np.asarray(im.resize((size, size), Image.BICUBIC) if size else im)
-            x = from_uint8([read(f) for f in tqdm(files, desc=f"reading {p.name}", leave=False)])
+        elif p.is_dir(): x = _read_image_folder(p, size, limit)
         else: raise ConfigError(f"Reference images {str(p)!r} not found: pass a folder of images, a .pt tensor file or a tensor.")
     if x.dim() != 4 or x.shape[1] != 3: raise ConfigError(f"Reference images must be N x 3 x H x W in [-1, 1], got shape {tuple(x.shape)}.")
     x = x[:limit].float()
@@ -128,23 +137,30 @@ class _PrecomputedFeatures(nn.Module):
     def __init__(self, num_features: int): super().__init__(); self.num_features = num_features
     def forward(self, x): return x
 
-def fid_kid(gen_features: torch.Tensor, ref_features: torch.Tensor, name: str, kid_subsets: int = 100,
-            kid_subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
-    "`fid[name]`, `kid[name]` and `kid_std[name]` between generated and reference features `(N, D)` (torchmetrics)."
-    from torchmetrics.image.fid import FrechetInceptionDistance
+# %% ../../nbs/05_metrics.ipynb #e01af337
+def _kid(gen: torch.Tensor, ref: torch.Tensor, d: int, kid_subsets: int, kid_subset_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "KID's mean and std over `kid_subsets` seeded subsets of `min(kid_subset_size, n_gen, n_ref)` features."
     from torchmetrics.image.kid import KernelInceptionDistance
-    if len(gen_features) < 2 or len(ref_features) < 2: raise ConfigError(f"FID needs at least 2 samples on each side, got {len(gen_features)} generated and {len(ref_features)} reference.")
-    d = gen_features.shape[1]
-    if ref_features.shape[1] != d: raise ConfigError(f"Feature sizes differ: generated {d}, reference {ref_features.shape[1]}: use the same extractor for both.")
-    gen, ref = gen_features.double(), ref_features.double()
-    fid = FrechetInceptionDistance(feature=_PrecomputedFeatures(d))
-    fid.update(ref, real=True); fid.update(gen, real=False)
     subset = min(kid_subset_size, len(gen), len(ref))
     with warnings.catch_warnings():  # its memory warning is about storing features, which we hold anyway
         warnings.simplefilter("ignore"); kid = KernelInceptionDistance(feature=_PrecomputedFeatures(d), subsets=kid_subsets, subset_size=subset)
     kid.update(ref, real=True); kid.update(gen, real=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed); kid_mean, kid_std = kid.compute()
+    return kid_mean, kid_std
+
+# %% ../../nbs/05_metrics.ipynb #ad24b06d
+def fid_kid(gen_features: torch.Tensor, ref_features: torch.Tensor, name: str, kid_subsets: int = 100,
+            kid_subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
+    "`fid[name]`, `kid[name]` and `kid_std[name]` between generated and reference features `(N, D)` (torchmetrics)."
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    if len(gen_features) < 2 or len(ref_features) < 2: raise ConfigError(f"FID needs at least 2 samples on each side, got {len(gen_features)} generated and {len(ref_features)} reference.")
+    d = gen_features.shape[1]
+    if ref_features.shape[1] != d: raise ConfigError(f"Feature sizes differ: generated {d}, reference {ref_features.shape[1]}: use the same extractor for both.")
+    gen, ref = gen_features.double(), ref_features.double()
+    fid = FrechetInceptionDistance(feature=_PrecomputedFeatures(d))
+    fid.update(ref, real=True); fid.update(gen, real=False)
+    kid_mean, kid_std = _kid(gen, ref, d, kid_subsets, kid_subset_size, seed)
     return {f"fid[{name}]": float(fid.compute()), f"kid[{name}]": float(kid_mean), f"kid_std[{name}]": float(kid_std)}
 
 # %% ../../nbs/05_metrics.ipynb #bbaddf5f
@@ -155,102 +171,22 @@ def clip_distance(gen_features: torch.Tensor, ref_features: torch.Tensor, name: 
     centroid = 1 - F.cosine_similarity(g.mean(0), r.mean(0), dim=0)
     return {f"clip_dist_pairwise[{name}]": float(pairwise), f"clip_dist_centroid[{name}]": float(centroid)}
 
+# %% ../../nbs/05_metrics.ipynb #c9617f55
 def clip_score(gen_features: torch.Tensor, text_feature: torch.Tensor, name: str) -> dict[str, float]:
     "`clip_score[name]`: mean cosine similarity of generated image features to the (normalised) target text feature."
     t = F.normalize(text_feature.double().reshape(-1), dim=0)
     return {f"clip_score[{name}]": float((F.normalize(gen_features.double(), dim=-1) @ t).mean())}
 
 # %% ../../nbs/05_metrics.ipynb #5a130ff4
-def intra_cluster_diversity(distances: np.ndarray | torch.Tensor, k: int = 10, seed: int = 0) -> dict[str, float]:
-    "K-medoids on a symmetric distance matrix, then `pairwise` and `to-medoid` within-cluster means averaged over clusters."
-    import kmedoids
-    D = np.asarray(distances.detach().cpu() if isinstance(distances, torch.Tensor) else distances, dtype=np.float64)
-    n = len(D)
-    if D.ndim != 2 or D.shape != (n, n): raise ConfigError(f"distances must be a square matrix, got shape {D.shape}.")
-    if not 2 <= k <= n - 1: raise ConfigError(f"k={k} clusters need more than k samples, got {n}: raise the sample count or lower k.")
-    D = (D + D.T) / 2; np.fill_diagonal(D, 0)
-    res = kmedoids.fasterpam(D, k, random_state=seed, init="build", n_cpu=1)
-    labels, medoids = np.asarray(res.labels), np.asarray(res.medoids)
-    pairwise, to_medoid, sizes = [], [], []
-    for c, m in enumerate(medoids):
-        idx = np.flatnonzero(labels == c); sizes.append(len(idx))
-        if len(idx) < 2: continue
-        block = D[np.ix_(idx, idx)]
-        pairwise.append(block[np.triu_indices(len(idx), 1)].mean())
-        to_medoid.append(D[m, idx[idx != m]].mean())
-    if not pairwise: raise ConfigError(f"Every one of the {k} clusters has a single member: use more samples than {n}.")
-    return {"pairwise": float(np.mean(pairwise)), "to-medoid": float(np.mean(to_medoid)),
-            "n_clusters_used": len(pairwise), "cluster_sizes": sizes, "labels": labels, "medoids": medoids}
-
-# %% ../../nbs/05_metrics.ipynb #db9f8820
-LPIPS_BACKBONES = {"alex": ("alexnet", "alexnet-owt-7be5be79.pth"), "vgg": ("vgg16", "vgg16-397923af.pth")}
-
-def load_lpips(net: str = "alex", backbone_weights: str | os.PathLike | None = None, device=None, random_backbone: bool = False) -> nn.Module:
-    "torchmetrics' LPIPS network with its shipped linear heads and a locally found ImageNet backbone (`MissingWeightsError` if absent)."
-    import torchvision
-    from torchmetrics.functional.image.lpips import _NoTrainLpips
-    if net not in LPIPS_BACKBONES: raise ConfigError(f"LPIPS net={net!r}: choose one of {sorted(LPIPS_BACKBONES)}.")
-    arch, filename = LPIPS_BACKBONES[net]
-    lp = _NoTrainLpips(pretrained=True, net=net, pnet_rand=True)  # linear heads from torchmetrics; backbone filled below
-    if not random_backbone:  # random_backbone only for tests of the arithmetic, never for reported numbers
-        path = find_weights(str(backbone_weights or filename), _torch_hub_checkpoints())
-        if path is None:
-            raise MissingWeightsError(f"LPIPS backbone {str(backbone_weights or filename)!r} not found in {weights_dir()}, the package's weights or "
-                                      f"{_torch_hub_checkpoints()}. On a machine with internet run `python -c \"import torchvision; torchvision.models."
-                                      f"{arch}(weights='DEFAULT')\"` and copy {filename} from its torch hub cache to {weights_dir()}/ (or pass the path). "
-                                      "Offline, use intra_diversity_features (a different metric, named differently).")
-        tv = getattr(torchvision.models, arch)(weights=None)
-        tv.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        for i in range(1, 6):  # torchmetrics' slices hold torchvision's `features[j]` under the name str(j)
-            sl = getattr(lp.net, f"slice{i}")
-            for j in list(sl._modules): sl._modules[j] = tv.features[int(j)]
-    return lp.eval().requires_grad_(False).to(get_device(device) if device is not None else "cpu")
-
-@torch.no_grad()
-def _lpips_layer_features(lp: nn.Module, images: torch.Tensor, resize: int | None) -> list[torch.Tensor]:
-    "Per LPIPS layer: channel-unit-normalised backbone activations `(N, C, H, W)` of images in [-1, 1], on the LPIPS device."
-    from torchmetrics.functional.image.lpips import _normalize_tensor
-    x = images.to(next(lp.parameters()).device).float()
-    if resize and x.shape[-1] != resize: x = F.interpolate(x, size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
-    outs = lp.net(lp.scaling_layer(x))
-    return [_normalize_tensor(o) for o in outs]
-
-@torch.no_grad()
-def lpips_distance_matrix(images: torch.Tensor, lp: nn.Module, resize: int | None = 256, batch_size: int = 32) -> torch.Tensor:
-    "All pairwise LPIPS distances `(N, N)` of images in [-1, 1], one backbone pass per image (weighted Gram matrices)."
-    n = len(images); D = torch.zeros(n, n, dtype=torch.float64)
-    feats = [_lpips_layer_features(lp, images[i:i + batch_size], resize) for i in tqdm(range(0, n, batch_size), desc="LPIPS features", leave=False)]
-    for l, lin in enumerate(lp.lins):
-        w = lin.model[-1].weight.detach().reshape(1, -1, 1, 1)  # 1x1 conv head: one weight per channel
-        f = torch.cat([fb[l] for fb in feats]); hw = f.shape[-2] * f.shape[-1]
-        gram = ((f * w).flatten(1) @ f.flatten(1).T).double().cpu() / hw  # on the LPIPS device (the GPU when there is one)
-        sq = gram.diagonal()
-        D += sq[:, None] + sq[None, :] - 2 * gram
-    return D.clamp_min(0).fill_diagonal_(0)
-
-# %% ../../nbs/05_metrics.ipynb #54d7cb9e
-def intra_lpips(images: torch.Tensor, lp: nn.Module, k: int = 10, seed: int = 0, resize: int | None = 256) -> dict[str, float]:
-    "`intra_lpips[pairwise]` and `intra_lpips[to-medoid]` of generated images (K-medoids on LPIPS, K=`k`)."
-    r = intra_cluster_diversity(lpips_distance_matrix(images, lp, resize), k, seed)
-    return {"intra_lpips[pairwise]": r["pairwise"], "intra_lpips[to-medoid]": r["to-medoid"]}
-
-def feature_distance_matrix(features: torch.Tensor, metric: str = "cosine") -> torch.Tensor:
-    "Pairwise `cosine` (1 - cos) or `euclidean` distances of features `(N, D)`."
-    f = features.double()
-    if metric == "cosine": f = F.normalize(f, dim=-1); return (1 - f @ f.T).clamp_min(0).fill_diagonal_(0)
-    if metric == "euclidean": return torch.cdist(f, f)
-    raise ConfigError(f"metric={metric!r}: choose 'cosine' or 'euclidean'.")
-
-def intra_diversity_features(features: torch.Tensor, name: str, k: int = 10, seed: int = 0, metric: str = "cosine") -> dict[str, float]:
-    "Offline stand-in for intra-LPIPS on another feature space: `intra_dist[<name>-features,pairwise|to-medoid]`."
-    r = intra_cluster_diversity(feature_distance_matrix(features, metric), k, seed)
-    return {f"intra_dist[{name}-features,pairwise]": r["pairwise"], f"intra_dist[{name}-features,to-medoid]": r["to-medoid"]}
+_all_ = ["intra_cluster_diversity", "LPIPS_BACKBONES", "load_lpips", "lpips_distance_matrix", "intra_lpips", "feature_distance_matrix",
+         "intra_diversity_features"]
 
 # %% ../../nbs/05_metrics.ipynb #4a95fd51
 def reference_features(images: torch.Tensor, extractors: Sequence[FeatureExtractor], batch_size: int = 64) -> dict[str, torch.Tensor]:
     "Features of reference images for every extractor (compute once per setting, reuse for every run)."
     return collect_features((images[i:i + batch_size] for i in tqdm(range(0, len(images), batch_size), desc="reference features", leave=False)), extractors)[0]
 
+# %% ../../nbs/05_metrics.ipynb #a5774116
 def evaluate_generator(generator, extractors: Sequence[FeatureExtractor] = (), ref_features: dict[str, torch.Tensor] | None = None,
                        text_feature: torch.Tensor | None = None, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,
                        lpips: nn.Module | None = None, n_diversity: int = 1000, k: int = 10, diversity_extractor: str | None = None,
@@ -281,6 +217,7 @@ def seed_ci(values, level: float = 0.95, n_resamples: int = 9999, seed: int = 0)
     r = bootstrap((v,), np.mean, confidence_level=level, n_resamples=n_resamples, method="percentile", random_state=seed)
     return float(r.confidence_interval.low), float(r.confidence_interval.high)
 
+# %% ../../nbs/05_metrics.ipynb #7f18a009
 def summarize(df, metrics: Sequence[str] | None = None, by: Sequence[str] = ("setting", "method"), ci: bool = False):
     """Per (setting, method): `mean ± std` over seeds of each metric column (with `ci=True`: `mean [low, high]`, the 95 %
     bootstrap interval of the mean over seeds), and the seed count `n_seeds`."""
@@ -302,6 +239,7 @@ def run_setting(config: dict) -> str:
     base = config.get("preset") or Path(str(config.get("generator", "?"))).stem
     return f"{base}: {config.get('source', '?')} -> {config.get('target', '?')}"
 
+# %% ../../nbs/05_metrics.ipynb #59922c74
 def run_info(run: str | os.PathLike) -> dict:
     "`setting`, `method`, `seed`, `run` and the flat recorded `config` of a run folder."
     cfg = runs.read_config(run)
@@ -339,6 +277,7 @@ def judge_predictions(judge: nn.Module, generator: nn.Module, n: int, seed: int 
 # %% ../../nbs/05_metrics.ipynb #5918d8d3
 CLEAR_SOURCE = 0.9   # judge probability above which a source image's attribute counts as clear
 
+# %% ../../nbs/05_metrics.ipynb #8d66d0b8
 @torch.no_grad()
 def judge_confidences(judge: nn.Module, generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, truncation: float = 1.0) -> dict[str, torch.Tensor]:
     "The judge's top class probability per attribute for the same samples as `judge_predictions` (a judge with `probs`)."
@@ -375,9 +314,10 @@ class WorldEvaluator:
         "Measures against the latents' ground truth where `adapted` carries it; none by default."
         return {}
 
-# %% ../../nbs/05_metrics.ipynb #ec1639ad
+# %% ../../nbs/05_metrics.ipynb #7d47346b
 WORLDS = Registry("world", hint="A world registers its evaluator: WORLDS.register(name, a WorldEvaluator).")
 
+# %% ../../nbs/05_metrics.ipynb #7e56674c
 def world_evaluator(config: dict) -> WorldEvaluator | None:
     "The registered evaluator of the run's recorded `world`, or None (a run outside every registered world)."
     world = config.get("world")
@@ -390,6 +330,7 @@ def _try(notes: list, what: str, fn: Callable, *args, **kwargs):
     except (MissingWeightsError, ConfigError, ImportError, AttributeError, NotImplementedError) as e:
         notes.append(f"{what}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:300]})"); return None
 
+# %% ../../nbs/05_metrics.ipynb #eb169d20
 def _load_run_clip(config: dict, device):
     "The CLIP the run was trained with, loaded the way the trainer loads it."
     return load_run_clip(config_from_dict(config).run, device)
@@ -424,6 +365,7 @@ def _setting_reference(cfg: dict, setting: str, notes: list, world, reference, n
     notes.append(f"[{setting}] no reference images given: FID/KID and CLIP distance skipped (pass reference=FOLDER)")
     return None
 
+# %% ../../nbs/05_metrics.ipynb #9c977d99
 def _diversity_extractor(extractors: Sequence[FeatureExtractor], lp, chosen: str | None, setting: str, notes: list) -> str | None:
     "The extractor for feature diversity: the chosen one; none with LPIPS; else the judge's, else a CLIP's (noted)."
     if chosen: return chosen
@@ -433,7 +375,7 @@ def _diversity_extractor(extractors: Sequence[FeatureExtractor], lp, chosen: str
     notes.append(f"[{setting}] diversity: " + (f"intra_dist[{div_fx}-features,...] instead of intra-LPIPS (not comparable with LPIPS)" if div_fx else "no LPIPS, judge or CLIP features: none measured"))
     return div_fx
 
-# %% ../../nbs/05_metrics.ipynb #9c977d99
+# %% ../../nbs/05_metrics.ipynb #aa6496aa
 def _source_judgement(cfg: dict, setting: str, notes: list, world, judge, device, n: int, seed: int, batch_size: int, truncation: float) -> tuple:
     "The judge's predictions and confidences (None where it gives none) on the source generator's images."
     if world is None: return None, None
@@ -442,6 +384,7 @@ def _source_judgement(cfg: dict, setting: str, notes: list, world, judge, device
     pred = judge_predictions(judge, source, n, seed, batch_size, truncation)
     return pred, (judge_confidences(judge, source, n, seed, batch_size, truncation) if hasattr(judge, "probs") else None)
 
+# %% ../../nbs/05_metrics.ipynb #9f63bd94
 def _judge_run(world, judge, G, config: dict, setting: str, notes: list, source: tuple, n: int, seed: int, batch_size: int, truncation: float) -> dict:
     "Target share, preservation (with the source's predictions) and the world's truth measures of one adapted generator."
     tgt = _try(notes, f"[{setting}] target share", world.target, config)
@@ -453,13 +396,14 @@ def _judge_run(world, judge, G, config: dict, setting: str, notes: list, source:
     m.update(world.truth_measures(G, judge, tgt, n, seed, batch_size))
     return m
 
-# %% ../../nbs/05_metrics.ipynb #aa6496aa
+# %% ../../nbs/05_metrics.ipynb #b733f2b6
 def _save_row(row: dict, notes: list) -> dict:
     "Write a run's row to its `metrics.json` (noting a failure) and return it."
     try: save_json(dict(row), Path(row["run"]) / "metrics.json")
     except OSError as e: notes.append(f"could not write {row['run']}/metrics.json: {e}")
     return row
 
+# %% ../../nbs/05_metrics.ipynb #5a310709
 def _by_setting(infos: list[dict]) -> dict[str, list[dict]]:
     groups: dict[str, list] = {}
     for info in infos: groups.setdefault(info["setting"], []).append(info)
