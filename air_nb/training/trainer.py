@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from fastcore.basics import patch
 
 from ..core.base import ConfigError, AirNbError, get_device, seed_everything
 from ..clip.models import Clip, load_clip
@@ -46,8 +47,10 @@ class TrainConfig:
     def to_json(self, resolved: dict | None = None) -> dict:
         return {"run": _jsonable(asdict(self.run)), "method_config": _jsonable(asdict(self.method)), "resolved": resolved or {}}
 
+# %% ../../nbs/04b_trainer.ipynb #81251e1d
 def _jsonable(d: dict) -> dict: return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
+# %% ../../nbs/04b_trainer.ipynb #a3436510
 def _route(values: dict, method_cls: type[Method]) -> TrainConfig:
     run_keys = {f.name for f in fields(RunConfig)}
     method_keys = {f.name for f in fields(method_cls.config_class)}
@@ -62,6 +65,7 @@ def _route(values: dict, method_cls: type[Method]) -> TrainConfig:
     if hasattr(method, "check"): method.check(run)
     return TrainConfig(run, method, ignored)
 
+# %% ../../nbs/04b_trainer.ipynb #c98af7cc
 def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainConfig:
     """The checked config of a run: a preset's values (`preset=` in `config` or `overrides`), then `config`'s and
     `overrides`' values. Without a preset or a generator, a `target` that names a preset's target (e.g. 'Cat') selects it.
@@ -86,6 +90,7 @@ def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainC
                           f". Drop it, or choose that method (fields_for(values, {cfg.run.method!r}) drops such keys from a shared dict).")
     return cfg
 
+# %% ../../nbs/04b_trainer.ipynb #1b42e8d6
 def fields_for(values: dict, method: str) -> dict:
     "`values` without the keys that only methods other than `method` declare (for parameters shared by several methods)."
     own = {f.name for f in fields(get_method(method).config_class)} | {f.name for f in fields(RunConfig)}
@@ -98,6 +103,7 @@ def config_from_dict(flat: dict) -> TrainConfig:
     values = {k: v for k, v in flat.items() if k != "resolved"}
     return _route(values, get_method(values.get("method", RunConfig.method)))    # format-1 configs hold every method's fields
 
+# %% ../../nbs/04b_trainer.ipynb #833fa782
 def config_from_run(run: str | Path) -> TrainConfig:
     "The `TrainConfig` recorded in a run folder's `config.json`."
     return config_from_dict(runs.read_config(run))
@@ -111,6 +117,7 @@ def load_run_clip(run: RunConfig, device=None) -> Clip:
 class AdaptationDiverged(AirNbError, RuntimeError):
     "The loss became NaN/inf; the message names the iteration, the last good checkpoint and what to change."
 
+# %% ../../nbs/04b_trainer.ipynb #d79cc769
 class _DeferredInterrupt:
     "Within the block, the first SIGINT only sets `hit` (the loop checks it after each iteration); a second one interrupts at once."
     def __enter__(self):
@@ -144,6 +151,7 @@ class AdaptResult:
         "AIR's anchor prompt records (empty for methods without prompts)."
         return self.artifacts.get("prompts.json", {}).get("anchors", [])
 
+# %% ../../nbs/04b_trainer.ipynb #d95ff1e6
 _IGNORED_ON_RESUME = {"out_dir", "device", "notes"}
 CHECKPOINT_FORMAT = 2
 
@@ -173,6 +181,7 @@ class Trainer:
         return self.run.checkpoint_every or self.method.checkpoint_every() or max(1, round(0.1 * self.run.iterations))
 
 # %% ../../nbs/04b_trainer.ipynb #4b7b73dd
+@patch
 @torch.no_grad()
 def _models(self: Trainer):
     self.device = get_device(self.run.device)
@@ -191,7 +200,9 @@ def _models(self: Trainer):
     self.generator.set_trainable(self.trainable)
     self.trainable_parameters = [p for n in self.trainable for p in layers[n].parameters()]
 
-def _setup(self: Trainer):
+# %% ../../nbs/04b_trainer.ipynb #56cdf12b
+@patch
+def setup(self: Trainer):
     t0, cpu0 = time.perf_counter(), time.process_time()
     resume_from = self._prepare_out_dir() if self.out else None
     self._models()
@@ -203,12 +214,13 @@ def _setup(self: Trainer):
     if resume_from is not None: self.load_state_dict(runs.load_checkpoint(resume_from, self.device))
     self.setup_seconds, self.setup_cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
 
-Trainer._models, Trainer.setup = _models, _setup
-
-# %% ../../nbs/04b_trainer.ipynb #56cdf12b
+# %% ../../nbs/04b_trainer.ipynb #d346c3c1
+@patch
 def _resolved(self: Trainer) -> dict:
     return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, **self.method.resolved()}
 
+# %% ../../nbs/04b_trainer.ipynb #7f957683
+@patch
 def _prepare_out_dir(self: Trainer) -> Path | None:
     "Check the run folder against the config; the checkpoint to resume from (or None)."
     new = self.config.to_json(self._resolved())
@@ -229,15 +241,16 @@ def _prepare_out_dir(self: Trainer) -> Path | None:
     runs.write_config(self.out, new["run"], new["method_config"], new["resolved"])
     return None
 
-Trainer._resolved, Trainer._prepare_out_dir = _resolved, _prepare_out_dir
-
 # %% ../../nbs/04b_trainer.ipynb #55cb2476
+@patch
 def _state_dict(self: Trainer, step: int) -> dict:
     return {"format": CHECKPOINT_FORMAT, "step": step, "generator": self.generator.state_dict(), "ema": self.ema.state_dict(),
             "optimizers": {ph: o.state_dict() for ph, o in self.optimizers.items()}, "rng": self.rng.get_state(),
             "torch_rng": torch.get_rng_state(), "method": self.method.state_dict(), "history": self.history, "timers": self.timers}
 
-def _load_state_dict(self: Trainer, state: dict):
+# %% ../../nbs/04b_trainer.ipynb #d359c1ec
+@patch
+def load_state_dict(self: Trainer, state: dict):
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{self.out} holds a checkpoint of an older air_nb (no format {CHECKPOINT_FORMAT}): choose another out_dir to start over.")
     self.generator.load_state_dict(state["generator"]); self.ema.load_state_dict(state["ema"])
@@ -246,7 +259,9 @@ def _load_state_dict(self: Trainer, state: dict):
     self.method.load_state_dict(state["method"])
     self.history, self.timers, self.start = state["history"], state["timers"], int(state["step"])
 
-def _checkpoint(self: Trainer, step: int) -> Path | None:
+# %% ../../nbs/04b_trainer.ipynb #a6cbb7d0
+@patch
+def checkpoint(self: Trainer, step: int) -> Path | None:
     if self.out is None: return None
     with self.timer("io"):
         bad = [n for n, p in self.generator.named_parameters() if not torch.isfinite(p).all()]
@@ -255,17 +270,18 @@ def _checkpoint(self: Trainer, step: int) -> Path | None:
         runs.write_losses(self.out, self.history)
     return path
 
-def _save_samples(self: Trainer, step: int):
+# %% ../../nbs/04b_trainer.ipynb #73bc5e5c
+@patch
+def save_samples(self: Trainer, step: int):
     if self.out is None: return
     with self.timer("io"), torch.no_grad():
         adapted = self.ema(self.sample_z, self.run.sample_truncation).cpu()
         self.last_samples = (step, adapted)                             # finish reuses them when the EMA has not moved since
         runs.save_samples(self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
 
-Trainer._state_dict, Trainer.load_state_dict, Trainer.checkpoint, Trainer.save_samples = _state_dict, _load_state_dict, _checkpoint, _save_samples
-
 # %% ../../nbs/04b_trainer.ipynb #23822650
-def _step(self: Trainer, t: int) -> dict:
+@patch
+def step(self: Trainer, t: int) -> dict:
     "Iteration `t` (0-based): hooks, batch, each phase's losses and optimiser step, EMA; returns the iteration's row."
     with self.timer("hooks"): self.method.before_step(t)
     t0 = time.perf_counter()
@@ -300,10 +316,9 @@ def _step(self: Trainer, t: int) -> dict:
     self.timers["train"] += dt
     return {**row, **self.method.log(), "seconds": dt}
 
-Trainer.step = _step
-
 # %% ../../nbs/04b_trainer.ipynb #745eb540
-def _fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callback=None) -> AdaptResult:
+@patch
+def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callback=None) -> AdaptResult:
     """Run (or resume) to the end, or until `stop_after` iterations are done (with a checkpoint).
     `callback(trainer, iterations_done)` runs after every iteration (a live view: `nbs/playground.ipynb`)."""
     self.resume = resume
@@ -331,9 +346,8 @@ def _fit(self: Trainer, resume: bool = True, stop_after: int | None = None, call
     bar.close()
     return self.finish()
 
-Trainer.fit = _fit
-
-# %% ../../nbs/04b_trainer.ipynb #73cc9089
+# %% ../../nbs/04b_trainer.ipynb #d7669852
+@patch
 def _timings(self: Trainer) -> dict:
     n = max(len(self.history), 1)
     total = self.timers["train"] + self.timers["hooks"] + self.timers["io"]     # method timers run inside the hooks
@@ -342,7 +356,9 @@ def _timings(self: Trainer) -> dict:
             **{f"{k}_seconds": v for k, v in self.timers.items() if k != "train"},
             "device": str(self.device), "threads": torch.get_num_threads()}
 
-def _finish(self: Trainer) -> AdaptResult:
+# %% ../../nbs/04b_trainer.ipynb #de7bce1c
+@patch
+def finish(self: Trainer) -> AdaptResult:
     "Write the final files (the generator only when every iteration is done) and return the result."
     timings, artifacts = self._timings(), self.method.artifacts()
     step, samples = getattr(self, "last_samples", (None, None))
@@ -353,8 +369,6 @@ def _finish(self: Trainer) -> AdaptResult:
         runs.write_losses(self.out, self.history)
         if len(self.history) >= self.run.iterations: self.ema.save(self.out / runs.GENERATOR)
     return AdaptResult(self.config, self.ema, self.history, timings, artifacts, self.out, self.source_samples, samples)
-
-Trainer._timings, Trainer.finish = _timings, _finish
 
 # %% ../../nbs/04b_trainer.ipynb #ad1af91f
 def adapt(config: TrainConfig | dict | None = None, clip: Clip | None = None, generator: Generator | None = None,
