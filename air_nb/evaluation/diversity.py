@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os
 from pathlib import Path
+from typing import Callable
 
 import kmedoids
 import numpy as np
@@ -56,15 +57,21 @@ def _torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 # %% ../../nbs/05_diversity.ipynb #c3ea7223
+def _find_local_weights(name: str, missing: Callable[[], str]) -> Path:
+    "The weight file `name` from the weight folders (`core.find_weights`) or torch's hub cache; `MissingWeightsError(missing())` when absent."
+    path = find_weights(name, _torch_hub_checkpoints())
+    if path is None: raise MissingWeightsError(missing())
+    return path
+
+# %% ../../nbs/05_diversity.ipynb #65e7f31e
 def _load_lpips_backbone(lp: nn.Module, arch: str, filename: str, backbone_weights: str | os.PathLike | None) -> None:
     "Fill the LPIPS network's slices with the torchvision backbone `arch` read from a local weight file (`MissingWeightsError` if absent)."
     import torchvision
-    path = find_weights(str(backbone_weights or filename), _torch_hub_checkpoints())
-    if path is None:
-        raise MissingWeightsError(f"LPIPS backbone {str(backbone_weights or filename)!r} not found in {weights_dir()}, the package's weights or "
-                                  f"{_torch_hub_checkpoints()}. On a machine with internet run `python -c \"import torchvision; torchvision.models."
-                                  f"{arch}(weights='DEFAULT')\"` and copy {filename} from its torch hub cache to {weights_dir()}/ (or pass the path). "
-                                  "Offline, use intra_diversity_features (a different metric, named differently).")
+    path = _find_local_weights(str(backbone_weights or filename), lambda: (
+        f"LPIPS backbone {str(backbone_weights or filename)!r} not found in {weights_dir()}, the package's weights or "
+        f"{_torch_hub_checkpoints()}. On a machine with internet run `python -c \"import torchvision; torchvision.models."
+        f"{arch}(weights='DEFAULT')\"` and copy {filename} from its torch hub cache to {weights_dir()}/ (or pass the path). "
+        "Offline, use intra_diversity_features (a different metric, named differently)."))
     tv = getattr(torchvision.models, arch)(weights=None)
     tv.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     for i in range(1, 6):  # torchmetrics' slices hold torchvision's `features[j]` under the name str(j)

@@ -30,8 +30,8 @@ from ..models.generators import load_generator, sample_latents
 from ..clip.models import resolve_templates, text_features
 from ..training import runs
 from ..training.trainer import config_from_dict, load_run_clip
-from .diversity import (LPIPS_BACKBONES, _torch_hub_checkpoints, feature_distance_matrix, intra_cluster_diversity,
-                                         intra_diversity_features, intra_lpips, load_lpips, lpips_distance_matrix)
+from .diversity import (LPIPS_BACKBONES, _find_local_weights, _torch_hub_checkpoints, feature_distance_matrix,
+                                         intra_cluster_diversity, intra_diversity_features, intra_lpips, load_lpips, lpips_distance_matrix)
 
 # %% ../../nbs/05_metrics.ipynb #447923c6
 class FeatureExtractor(nn.Module):
@@ -68,12 +68,11 @@ INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2
 # %% ../../nbs/05_metrics.ipynb #d5c3c0ca
 def inception_feature_extractor(weights: str | os.PathLike | None = None, device=None) -> FeatureExtractor:
     "The FID Inception-v3 (2048-d pool features) from local weights, named `inception`; `MissingWeightsError` if absent."
-    path = find_weights(str(weights or INCEPTION_WEIGHTS), _torch_hub_checkpoints())
-    if path is None:
-        raise MissingWeightsError(f"FID Inception weights {str(weights or INCEPTION_WEIGHTS)!r} not found in {weights_dir()}, the package's "
-                                  f"weights or {_torch_hub_checkpoints()}. Download {INCEPTION_URL} on a machine with internet and copy it "
-                                  f"to {weights_dir()}/ (or set $AIR_NB_WEIGHTS, or pass the file path). Meanwhile use another named "
-                                  "extractor (judge, CLIP): its FID is not comparable with the papers'.")
+    path = _find_local_weights(str(weights or INCEPTION_WEIGHTS), lambda: (
+        f"FID Inception weights {str(weights or INCEPTION_WEIGHTS)!r} not found in {weights_dir()}, the package's "
+        f"weights or {_torch_hub_checkpoints()}. Download {INCEPTION_URL} on a machine with internet and copy it "
+        f"to {weights_dir()}/ (or set $AIR_NB_WEIGHTS, or pass the file path). Meanwhile use another named "
+        "extractor (judge, CLIP): its FID is not comparable with the papers'."))
     try: from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError as e: raise ConfigError("Inception FID needs torch-fidelity: pip install torch-fidelity") from e
     net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(path)).to(get_device(device))
