@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_write, find_weights, get_device, PACKAGE_WEIGHTS
-from .world1 import SHAPES, COLORS, STYLES, save_module, load_module
+from .world1 import SHAPES, COLORS, STYLES, save_module, load_module, _load_shipped
 from .world2 import render_values, physical_values, NUISANCE
 
 # %% auto #0
@@ -76,11 +76,7 @@ def save_layout_judge(judge: LayoutJudge, path) -> Path:
 # %% ../../nbs/06c_world2_judge.ipynb #fb69e76f
 def load_layout_judge(device=None, path=None) -> LayoutJudge:
     "The trained layout judge, in eval mode."
-    path = path or find_weights(LAYOUT_JUDGE_FILE)
-    if path is None:
-        raise MissingWeightsError(f"{LAYOUT_JUDGE_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
-                                  "train it with `train_layout_judge` (nbs/06c_world2_judge.ipynb).")
-    return load_module(LayoutJudge, path, device)
+    return _load_shipped(LayoutJudge, LAYOUT_JUDGE_FILE, "train it with `train_layout_judge` (nbs/06c_world2_judge.ipynb).", device, path)
 
 # %% ../../nbs/06c_world2_judge.ipynb #3f023419
 def layout_pool(n: int, seed: int = 0, size: int = 64):

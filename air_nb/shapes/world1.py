@@ -371,13 +371,17 @@ def save_judge(judge: ShapesJudge, path) -> "Path":
     return save_module(judge, path)
 
 # %% ../../nbs/06_shapes.ipynb #43a08b7c
+def _load_shipped(cls: type, filename: str, train_hint: str, device=None, path=None) -> nn.Module:
+    "`load_module(cls, path)`, `path` defaulting to `filename` in the weights folders; a `MissingWeightsError` ending in `train_hint` when absent."
+    path = path or find_weights(filename)
+    if path is None:
+        raise MissingWeightsError(f"{filename} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; {train_hint}")
+    return load_module(cls, path, device)
+
 def load_judge(device: str | torch.device | None = None, path: str | None = None) -> ShapesJudge:
     "The trained judge (shipped in `air_nb/weights/`), in eval mode on `device`."
-    path = path or find_weights(SHAPES_JUDGE_FILE)
-    if path is None:
-        raise MissingWeightsError(f"{SHAPES_JUDGE_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
-                                  "train it with `papermill nbs/train_shapes_judge.ipynb out.ipynb` (it writes air_nb/weights/shapes-judge.safetensors).")
-    return load_module(ShapesJudge, path, device)
+    return _load_shipped(ShapesJudge, SHAPES_JUDGE_FILE, "train it with `papermill nbs/train_shapes_judge.ipynb out.ipynb` "
+                         "(it writes air_nb/weights/shapes-judge.safetensors).", device, path)
 
 # %% ../../nbs/06_shapes.ipynb #73fc2941
 def attribute_shares(judge: ShapesJudge, images: torch.Tensor, batch_size: int = 256) -> dict[str, dict[str, float]]:
