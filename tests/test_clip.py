@@ -230,7 +230,7 @@ def test_bare_file_name_found_in_weights_dir(isolated_caches, no_network):
 
 def test_found_in_open_clip_url_cache(isolated_caches, fake_vit_b32, no_network, tmp_path, monkeypatch):
     "OpenAI's URL download (`~/.cache/clip/ViT-B-32.pt`), here a plain state dict under that name in a temp folder."
-    import air_nb.clip.models as clip_mod
+    import air_nb.clip.weights as clip_mod
     path, sd = fake_vit_b32
     url_cache = tmp_path / "clip_url_cache"; url_cache.mkdir()
     monkeypatch.setattr(clip_mod, "_OPEN_CLIP_URL_CACHE", url_cache)

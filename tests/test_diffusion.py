@@ -9,7 +9,8 @@ import torch
 
 from air_nb.core.base import find_weights
 from air_nb.clip.models import tiny_random_clip
-from air_nb.models.diffusion import DiffusionGenerator, build_unet, SHAPES_DIFFUSION_FILE
+from air_nb.models.diffusion import DiffusionGenerator, build_unet
+from air_nb.shapes.diffusion import SHAPES_DIFFUSION_FILE
 from air_nb.models.generators import Generator, load_generator
 from air_nb.training.trainer import adapt, make_config, PRESETS, DIFFUSION_PAPER_SETTINGS
 from air_nb.training import runs

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from air_nb.core.base import ConfigError, MissingWeightsError
-from air_nb.shapes.world1 import world1 as shapes
+from air_nb.shapes import world1 as shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"

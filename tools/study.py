@@ -126,7 +126,8 @@ def zero_shot_source_measures(settings, n: int = 500):
     """The unadapted source generator of each setting, measured like the runs (ground truth and judge, latents of
     seed 0): the 'source' column of the zero-shot tables."""
     import pandas as pd
-    from air_nb.evaluation.metrics import truth_measures, judge_predictions, shapes_target
+    from air_nb.evaluation.metrics import judge_predictions
+    from air_nb.shapes.measures import truth_measures, shapes_target
     from air_nb.models.generators import load_generator
     from air_nb.shapes.world1 import ATTRIBUTES, load_judge
     from air_nb.training.trainer import PRESETS

@@ -106,7 +106,8 @@ def clip_negatives(out: Path, steps: int, blend_p: float):
     "NADA and AIR shapes-photo-to-sketch (seed 0) guided by the stricter CLIP, measured by the unchanged judge."
     import torch
     from air_nb.core.base import save_image
-    from air_nb.evaluation.metrics import truth_measures, judge_predictions
+    from air_nb.evaluation.metrics import judge_predictions
+    from air_nb.shapes.measures import truth_measures
     from air_nb.models.generators import load_generator
     from air_nb.shapes.measures import clip_check
     from air_nb.shapes.world1 import load_judge, STYLES

@@ -21,7 +21,7 @@ def edit_run(run: Path, judge, fx, n: int, steps: int, seed: int) -> dict:
     "Invert n photo renders, edit them with the run's generator, and measure edit, sample and render against the ideal."
     import torch, torch.nn.functional as F
     from air_nb.evaluation.editing import edit_images
-    from air_nb.evaluation.metrics import shapes_target
+    from air_nb.shapes.measures import shapes_target
     from air_nb.models.generators import load_generator, sample_latents
     from air_nb.shapes.world1 import ATTRIBUTES
     from air_nb.shapes.world2 import latent_attributes, render_attributes, ideal_images
