@@ -19,6 +19,12 @@ MEASURES = [("target share (judge) ↑", "target_share[judge:{attr}]"), ("others
             ("paired judge-cosine to ideal ↓", "paired_dist[judge-cosine]"), ("FID[judge] ↓", "fid[judge]")]
 
 
+def main():
+    "The command line: the stages asked for, then the tables."
+    p = study_parser(__doc__, run_help="train and evaluate the two schemes into the run folder RUNS")
+    run_study(p, tables, [("run", lambda a: run_grid(a.run))])
+
+
 def run_grid(runs: Path):
     from air_nb.scale.sweep import run_sweep
     grid = [dict(name=f"{p}-{s}", preset=p, prompt_scheme=s) for p in SETTINGS for s in ("source", "image")]
@@ -52,5 +58,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__, run_help="train and evaluate the two schemes into the run folder RUNS")
-    run_study(p, tables, [("run", lambda a: run_grid(a.run))])
+    main()

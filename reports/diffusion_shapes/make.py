@@ -19,6 +19,17 @@ MEASURES = ["target_share_before", "target_share_after", "color_kept", "shape_ke
 LABEL = {"shapes-diffusion-photo-to-sketch": "Photo -> Sketch", "shapes-diffusion-photo-to-painting": "Photo -> Painting"}
 
 
+def main():
+    "The command line: the stages asked for, then the tables."
+    p = study_parser(__doc__, run_help="train the grid into RUNS, then measure it")
+    p.add_argument("--measure", type=Path, metavar="RUNS", help="measure every finished run under RUNS")
+    p.add_argument("--n", type=int, default=200); p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--into", default="metrics_grid.csv", help="the CSV here that --measure writes (metrics_gradient.csv: full vs last step)")
+    train = lambda a: shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-diffusion", "--out", a.run, "--local-cpus", 1)
+    run_study(p, tables, [("run", train), ("run", lambda a: measure(a.run, a.n, a.seed, a.into)),
+                          ("measure", lambda a: measure(a.measure, a.n, a.seed, a.into))])
+
+
 def measure(runs: Path, n: int, seed: int, into: str):
     import pandas as pd, torch
     from air_nb.evaluation.metrics import judge_predictions, run_info
@@ -74,10 +85,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__, run_help="train the grid into RUNS, then measure it")
-    p.add_argument("--measure", type=Path, metavar="RUNS", help="measure every finished run under RUNS")
-    p.add_argument("--n", type=int, default=200); p.add_argument("--seed", type=int, default=123)
-    p.add_argument("--into", default="metrics_grid.csv", help="the CSV here that --measure writes (metrics_gradient.csv: full vs last step)")
-    train = lambda a: shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-diffusion", "--out", a.run, "--local-cpus", 1)
-    run_study(p, tables, [("run", train), ("run", lambda a: measure(a.run, a.n, a.seed, a.into)),
-                          ("measure", lambda a: measure(a.measure, a.n, a.seed, a.into))])
+    main()

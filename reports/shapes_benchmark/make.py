@@ -18,6 +18,15 @@ HERE = Path(__file__).resolve().parent
 SETTINGS = ["shapes-photo-to-sketch", "shapes-photo-to-painting", "shapes-red-to-blue", "shapes-circle-to-square"]
 
 
+def main():
+    "The command line: the stages asked for, then the tables."
+    p = study_parser(__doc__, run_help="train and evaluate the grid into the run folder RUNS")
+    p.add_argument("--source", action="store_true", help="measure the unadapted sources into source_metrics.csv")
+    p.add_argument("--ground", type=Path, metavar="RUNS", help="ground brightness of RUNS' photo -> sketch runs into ground.csv")
+    run_study(p, tables, [("run", lambda a: run_grid(a.run)), ("ground", lambda a: ground_brightness(a.ground)),
+                          ("source", lambda a: zero_shot_source_measures(SETTINGS).to_csv(HERE / "source_metrics.csv", index=False))])
+
+
 def run_grid(runs: Path):
     shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-zero-shot", "--methods", "nada", "air",
           "--seeds", 0, 1, 2, 3, 4, "--local-cpus", 1, "--out", runs)
@@ -74,8 +83,4 @@ def headline(metrics, source) -> str:
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__, run_help="train and evaluate the grid into the run folder RUNS")
-    p.add_argument("--source", action="store_true", help="measure the unadapted sources into source_metrics.csv")
-    p.add_argument("--ground", type=Path, metavar="RUNS", help="ground brightness of RUNS' photo -> sketch runs into ground.csv")
-    run_study(p, tables, [("run", lambda a: run_grid(a.run)), ("ground", lambda a: ground_brightness(a.ground)),
-                          ("source", lambda a: zero_shot_source_measures(SETTINGS).to_csv(HERE / "source_metrics.csv", index=False))])
+    main()

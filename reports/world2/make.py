@@ -22,6 +22,31 @@ HERE = Path(__file__).resolve().parent
 SOURCES = ["shapes-photo", "shapes-red", "shapes-circle"]
 
 
+def main():
+    "The command line: the stages asked for, then the tables."
+    p = study_parser(__doc__)
+    p.add_argument("--ship", type=Path, nargs=2, metavar=("SRC", "OUT"), help="save SRC's generator in float16 as OUT/shapes-photo.safetensors")
+    p.add_argument("--measure", type=Path, metavar="OUT", help="acceptance measures of OUT's sources")
+    p.add_argument("--layout-judge", type=Path, metavar="OUT", help="train and measure the layout judge")
+    p.add_argument("--discriminators", type=Path, metavar="OUT", help="train the source discriminators into OUT")
+    p.add_argument("--continue-discriminators", type=Path, metavar="OUT", help="continue the shipped discriminators into OUT")
+    p.add_argument("--names", nargs="+", default=None, help="sources for the discriminator stages")
+    p.add_argument("--steps", type=int, nargs="+", default=[300, 200], help="--continue-discriminators: steps per name")
+    p.add_argument("--n", type=int, default=2000, help="latents per measure")
+    a = p.parse_args()
+    import torch; torch.set_num_threads(1)
+    if a.ship:
+        from air_nb.models.generators import Generator
+        from air_nb.shapes.training import save_half
+        save_half(Generator.load(a.ship[0]), a.ship[1] / "shapes-photo.safetensors")
+    if a.measure: measure(a.measure, a.n)
+    if a.layout_judge: layout_judge(a.layout_judge, a.n)
+    if a.discriminators: discriminators(a.discriminators, a.names or SOURCES)
+    if a.continue_discriminators: continue_discriminators(a.continue_discriminators, a.names or SOURCES[::2], a.steps)
+    if a.tables or a.measure: tables()
+    if not any(v for k, v in vars(a).items() if k not in ("steps", "n", "names")): p.print_help()
+
+
 def log(*a): print(time.strftime("%H:%M:%S"), *a, flush=True)
 
 
@@ -108,24 +133,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--ship", type=Path, nargs=2, metavar=("SRC", "OUT"), help="save SRC's generator in float16 as OUT/shapes-photo.safetensors")
-    p.add_argument("--measure", type=Path, metavar="OUT", help="acceptance measures of OUT's sources")
-    p.add_argument("--layout-judge", type=Path, metavar="OUT", help="train and measure the layout judge")
-    p.add_argument("--discriminators", type=Path, metavar="OUT", help="train the source discriminators into OUT")
-    p.add_argument("--continue-discriminators", type=Path, metavar="OUT", help="continue the shipped discriminators into OUT")
-    p.add_argument("--names", nargs="+", default=None, help="sources for the discriminator stages")
-    p.add_argument("--steps", type=int, nargs="+", default=[300, 200], help="--continue-discriminators: steps per name")
-    p.add_argument("--n", type=int, default=2000, help="latents per measure")
-    a = p.parse_args()
-    import torch; torch.set_num_threads(1)
-    if a.ship:
-        from air_nb.models.generators import Generator
-        from air_nb.shapes.training import save_half
-        save_half(Generator.load(a.ship[0]), a.ship[1] / "shapes-photo.safetensors")
-    if a.measure: measure(a.measure, a.n)
-    if a.layout_judge: layout_judge(a.layout_judge, a.n)
-    if a.discriminators: discriminators(a.discriminators, a.names or SOURCES)
-    if a.continue_discriminators: continue_discriminators(a.continue_discriminators, a.names or SOURCES[::2], a.steps)
-    if a.tables or a.measure: tables()
-    if not any(v for k, v in vars(a).items() if k not in ("steps", "n", "names")): p.print_help()
+    main()

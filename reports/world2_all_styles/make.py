@@ -16,6 +16,23 @@ from study import study_parser, replace_block, write_headline, md_table
 HERE = Path(__file__).resolve().parent
 
 
+def main():
+    "The command line: the stages asked for, then the tables."
+    p = study_parser(__doc__)
+    p.add_argument("--run", nargs=2, metavar=("SRC", "OUT"), help="slice SRC into OUT, measure it, run NADA / AIR from both sources")
+    p.add_argument("--n", type=int, default=500); p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--methods", nargs="+", default=["nada", "air"])
+    a = p.parse_args()
+    if a.run:
+        import torch; from air_nb.core.base import save_json
+        torch.set_num_threads(1)
+        out = Path(a.run[1]); (out / "weights").mkdir(parents=True, exist_ok=True)
+        res = slices(a.run[0], out, a.n)
+        save_json({**res, "runs": adaptation_runs(out, a.n, a.iterations, a.methods)}, HERE / "all_styles.json")
+    if a.tables or a.run: tables()
+    if not (a.tables or a.run): p.print_help()
+
+
 def slices(src: str, out: Path, n: int) -> dict:
     "Save the photo slice in float16; how the judge reads the photo, sketch and painting slices (seed 777)."
     from air_nb.models.generators import Generator
@@ -74,16 +91,4 @@ def tables():
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__)
-    p.add_argument("--run", nargs=2, metavar=("SRC", "OUT"), help="slice SRC into OUT, measure it, run NADA / AIR from both sources")
-    p.add_argument("--n", type=int, default=500); p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--methods", nargs="+", default=["nada", "air"])
-    a = p.parse_args()
-    if a.run:
-        import torch; from air_nb.core.base import save_json
-        torch.set_num_threads(1)
-        out = Path(a.run[1]); (out / "weights").mkdir(parents=True, exist_ok=True)
-        res = slices(a.run[0], out, a.n)
-        save_json({**res, "runs": adaptation_runs(out, a.n, a.iterations, a.methods)}, HERE / "all_styles.json")
-    if a.tables or a.run: tables()
-    if not (a.tables or a.run): p.print_help()
+    main()
