@@ -180,7 +180,7 @@ GRIDS: dict[str, dict] = {
 
 # %% ../../nbs/07_sweep.ipynb #674bfc9b
 def grid_cost(name: str) -> str:
-    "GPU hours of a paper grid, estimated from FLOP counts (`air_nb.scale.bench.run_flops`: no GPU was measured; see nbs/07a_bench)."
+    "GPU hours of a paper grid, estimated from FLOP counts (`air_nb.scale.flops.run_flops`: no GPU was measured; see nbs/07a_flops)."
     g = GRIDS[name]
     per = [run_flops(s if isinstance(s, str) else s["preset"], m) for s in g["settings"] for m in g["methods"]]
     hours = [r["gpu_hours"] * len(g["seeds"]) for r in per]
@@ -205,8 +205,8 @@ def catalogue_markdown() -> str:
     rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
     return "\n".join(["# Experiment catalogue", "", "Made by `python -m air_nb.scale.sweep --catalogue > reports/experiment_catalogue/README.md`; "
                       "run a grid with `python -m air_nb.scale.sweep --grid NAME --out DIR` (`--address auto` on a Ray cluster). "
-                      "The paper grids' GPU hours are estimates from FLOP counts (air_nb.scale.bench.run_flops, at an assumed sustained "
-                      "throughput: see nbs/07a_bench), not measurements.", "",
+                      "The paper grids' GPU hours are estimates from FLOP counts (air_nb.scale.flops.run_flops, at an assumed sustained "
+                      "throughput: see nbs/07a_flops), not measurements.", "",
                       "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns), *rows, ""])
 
 # %% ../../nbs/07_sweep.ipynb #88ea84c2
