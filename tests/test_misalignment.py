@@ -1,7 +1,7 @@
 """The offset-misalignment study (AIR Sec. 3) on an ImageFolder with a CLIP checkpoint file, end to end with papermill,
 and the failures a user can run into.
 
-No pre-trained CLIP exists in this workplace: the checkpoint is a random-weight ViT-B-32 with the upstream architecture
+The tests download no pre-trained CLIP: the checkpoint is a random-weight ViT-B-32 with the upstream architecture
 and key names (float16 safetensors), so the numbers are meaningless; what is tested is that the same code path a user
 takes with real weights runs and computes what Eq. 2 says."""
 import json, os, subprocess, sys
