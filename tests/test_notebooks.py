@@ -25,3 +25,10 @@ def test_no_empty_papermill_tags():
     tagged = {p.name: n for p in sorted(NBS.glob("*.ipynb"))
               if (n := sum(1 for c in json.loads(p.read_text())["cells"] if c.get("metadata", {}).get("tags") == []))}
     assert not tagged, f"cells with empty `tags: []` (papermill leftovers; delete the key): {tagged}"
+
+
+def test_every_notebook_has_a_kernelspec():
+    "Without one, JupyterLab opens a notebook with a 'Select Kernel' dialog."
+    import json
+    missing = [p.name for p in sorted(NBS.glob("*.ipynb")) if "kernelspec" not in json.loads(p.read_text()).get("metadata", {})]
+    assert not missing, f"notebooks without a kernelspec: {missing}"
