@@ -4,31 +4,27 @@
 
 # %% ../../nbs/02a_clip.ipynb #ee2ffa73
 from __future__ import annotations
-import atexit, json, logging, os, shutil, socket, tempfile, warnings, zipfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
-from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import open_clip
-from open_clip.transform import PreprocessCfg, merge_preprocess_dict
-from open_clip.model import get_model_preprocess_cfg, set_model_preprocess_cfg
+from open_clip.transform import PreprocessCfg
+from open_clip.model import get_model_preprocess_cfg
 from open_clip.transformer import TextTransformer
 from open_clip.tokenizer import SimpleTokenizer
-from open_clip.pretrained import download_pretrained
-from huggingface_hub import constants, try_to_load_from_cache
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError, get_device, weights_dir, find_weights, PACKAGE_WEIGHTS
 from ..core.registry import Registry
 from .weights import (CLIP_MODELS, WeightSource, register_clip_config, weight_source, clip_weight_candidates,
-                                   find_clip_weights, _check_model_name, _download, _looks_like_path, _missing_message, _offline_reason,
-                                   _quiet_random_init, _build_and_load)
+                                 find_clip_weights, _check_model_name, _download, _looks_like_path, _missing_message,
+                                 _offline_reason, _build_and_load)
 
 # %% auto #0
 __all__ = ['TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'TEMPLATE_SOURCES', 'Clip', 'load_clip',

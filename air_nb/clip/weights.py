@@ -8,22 +8,17 @@ import atexit, json, logging, os, shutil, socket, tempfile, warnings, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import open_clip
 from open_clip.transform import PreprocessCfg, merge_preprocess_dict
-from open_clip.model import get_model_preprocess_cfg, set_model_preprocess_cfg
-from open_clip.transformer import TextTransformer
-from open_clip.tokenizer import SimpleTokenizer
+from open_clip.model import set_model_preprocess_cfg
 from open_clip.pretrained import download_pretrained
 from huggingface_hub import constants, try_to_load_from_cache
-from tqdm.auto import tqdm
 
-from ..core.base import ConfigError, MissingWeightsError, get_device, weights_dir, find_weights, PACKAGE_WEIGHTS
+from ..core.base import ConfigError, weights_dir, PACKAGE_WEIGHTS
 from ..core.registry import Registry
 
 # %% auto #0

@@ -65,11 +65,12 @@ class Registry(MutableMapping):
 @patch
 def register(self: Registry, name: str, value: Any = None, *, replace: bool = False):
     """Add `value` under `name`; without `value`, a decorator that registers what it decorates. Registering a name
-    again replaces the entry (a re-run cell, a reloaded module); a value of another type than the entry it replaces
-    is a clash between two providers and raises unless `replace=True`."""
+    again replaces the entry (a re-run cell, a reloaded module, a notebook beside its installed module: types are
+    compared by name); a value of another type than the entry it replaces is a clash between two providers and raises
+    unless `replace=True`."""
     if value is None: return lambda obj: self.register(name, obj, replace=replace)
     old = self._entries.get(name)
-    if old is not None and not replace and type(old) is not type(value):
+    if old is not None and not replace and type(old).__qualname__ != type(value).__qualname__:
         raise ConfigError(f"{self.kind} {name!r} is registered twice, as {type(old).__name__} and as {type(value).__name__}; "
                           "pass replace=True to override it on purpose.")
     self._entries[name] = value

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/06c_world2_judge.ipynb #45a4274c
 from __future__ import annotations
-import json, math, time
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.base import ConfigError, MissingWeightsError, atomic_write, find_weights, get_device, PACKAGE_WEIGHTS
-from .world1 import SHAPES, COLORS, STYLES, save_module, load_module, _load_shipped
+from .world1 import SHAPES, COLORS, STYLES, save_module, _load_shipped
 from .world2 import render_values, physical_values, NUISANCE
 
 # %% auto #0
