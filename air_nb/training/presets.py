@@ -35,11 +35,12 @@ def _field_hints() -> dict[str, list]:
     return hints
 
 # %% ../../nbs/04a_presets.ipynb #8bbc5840
-def check_preset(name: str, values: dict, source: str = "") -> dict:
-    "`values` if every key is a run or method field and every value fits a type that field has; else a `ConfigError` naming both."
+def check_preset(name: str, values: dict, source: str = "", hints: dict | None = None) -> dict:
+    """`values` if every key is a run or method field and every value fits a type that field has; else a `ConfigError`
+    naming both. `hints`: `_field_hints()` when the caller checks many presets (computed here otherwise)."""
     where = f" in {source}" if source else ""
     if not isinstance(values, dict): raise ConfigError(f"preset {name!r}{where} is not a mapping of fields to values.")
-    hints = _field_hints()
+    hints = hints or _field_hints()
     unknown = sorted(k for k in values if k not in hints)
     if unknown: raise ConfigError(f"preset {name!r}{where}: unknown field(s) {unknown}; a preset sets RunConfig fields or a method's config fields.")
     for k, v in values.items():
@@ -54,7 +55,8 @@ def load_presets(path: str | Path) -> tuple[dict[str, dict], dict[str, list[str]
     except yaml.YAMLError as e: raise ConfigError(f"preset file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("presets"), dict):
         raise ConfigError(f"preset file {path} needs a top-level mapping `presets:` of preset names to fields.")
-    presets = {str(k): check_preset(str(k), v, str(path)) for k, v in data["presets"].items()}
+    hints = _field_hints()
+    presets = {str(k): check_preset(str(k), v, str(path), hints) for k, v in data["presets"].items()}
     groups = {str(k): list(v) for k, v in (data.get("groups") or {}).items()}
     return presets, groups
 
