@@ -14,3 +14,13 @@ def run_papermill(notebook, out_nb, cwd, timeout=900, **params):
     # slower (a 46 s run timed out at 900 s with one other job on the machine).
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def random_vit_b32(seed: int = 0):
+    "air_nb's `Clip` around an open_clip ViT-B-32 with random weights drawn after `torch.manual_seed(seed)` (the parity fixtures' CLIP)."
+    import torch
+    from air_nb.clip.models import load_clip
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try: return load_clip("ViT-B-32", None, "cpu")
+    finally: torch.random.set_rng_state(state)
