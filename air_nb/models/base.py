@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_base.ipynb #2d06bbda
 from __future__ import annotations
-import copy, hashlib, importlib, json
+import contextlib, copy, hashlib, importlib, json, weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -103,6 +103,25 @@ def sample_z(self: Generator, n: int, seed: int = 0) -> torch.Tensor:
 def sample(self: Generator, n: int, seed: int = 0, truncation: float = 1.0, **kwargs) -> torch.Tensor:
     "`n` images for the latents `sample_z(n, seed)`, without gradients."
     return self(self.sample_z(n, seed), truncation, **kwargs)
+
+# %% ../../nbs/01_base.ipynb #5fdad158
+_NOISE_RNG = weakref.WeakKeyDictionary()   # generator -> the torch.Generator its noise is drawn from, while `random_noise` is open
+
+@patch
+@contextlib.contextmanager
+def random_noise(self: Generator, rng: torch.Generator | None = None):
+    "Within the block, `synthesize` draws fresh per-pixel noise on every call from `rng` (None: torch's default CPU generator); a no-op for generators without noise."
+    had, prev = self in _NOISE_RNG, _NOISE_RNG.get(self)
+    _NOISE_RNG[self] = torch.default_generator if rng is None else rng
+    try: yield self
+    finally:
+        if had: _NOISE_RNG[self] = prev
+        else: _NOISE_RNG.pop(self, None)
+
+@patch(as_prop=True)
+def noise_rng(self: Generator) -> torch.Generator | None:
+    "The `torch.Generator` noise is drawn from while a `random_noise` block is open; None outside (stored noise)."
+    return _NOISE_RNG.get(self)
 
 # %% ../../nbs/01_base.ipynb #6217710d
 @patch
