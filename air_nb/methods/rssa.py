@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03i_rssa.ipynb #9648e37f
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,36 +15,76 @@ from .freezed import FewShotConfig, FewShotMethod
 from .base import register_method
 
 # %% auto #0
-__all__ = ['sc_layers', 'self_correlation', 'self_correlation_loss', 'RssaConfig', 'Rssa']
+__all__ = ['SC_LAYER_RULES', 'SC_FORMS', 'sc_layers', 'self_correlation', 'sc_windows', 'windowed_self_correlation_loss',
+           'self_correlation_loss', 'RssaConfig', 'Rssa']
 
 # %% ../../nbs/03i_rssa.ipynb #b3bab879
-def sc_layers(features: dict, resolution: int, layers: Any = "auto") -> list[str]:
-    "'auto': the feature maps at `resolution // 4` and above; or an explicit list (checked)."
-    if layers in ("auto", None): return [k for k, v in features.items() if v.shape[-1] >= resolution // 4]
+SC_LAYER_RULES = ("code", "auto")
+
+def sc_layers(features: dict, resolution: int, layers: Any = "code") -> list[str]:
+    """The feature maps the self-correlation loss compares. 'code': every map of side `min(64, resolution // 4)` to 256
+    (the authors' code: both convolutions at 64-256 px); 'auto' (older air_nb): the maps of side >= `resolution // 4`
+    except the blocks' first convolutions; or an explicit list (checked)."""
+    if layers == "code": return [k for k, v in features.items() if min(64, resolution // 4) <= v.shape[-1] <= 256]
+    if layers in ("auto", None): return [k for k, v in features.items() if not k.endswith(".conv0") and v.shape[-1] >= resolution // 4]
+    if isinstance(layers, str): raise ConfigError(f"sc_layers={layers!r}: use one of {SC_LAYER_RULES} or a list of feature layers.")
     bad = [l for l in layers if l not in features]
     if bad: raise ConfigError(f"unknown feature layer(s) {bad}; this generator has {list(features)}.")
     return list(layers)
 
 # %% ../../nbs/03i_rssa.ipynb #5ce33c5a
 def self_correlation(feat: torch.Tensor, max_size: int = 32) -> torch.Tensor:
-    "Cosine similarities between all positions of each sample: (B, C, H, W) -> (B, P, P), after pooling by 2 (to at most `max_size` per side)."
+    "Older air_nb's whole-map form: cosine similarities between all positions of each sample, (B, C, H, W) -> (B, P, P), after pooling by 2 (to at most `max_size` per side)."
     s = max(1, min(feat.shape[-1] // 2, max_size))
     f = F.normalize(F.adaptive_avg_pool2d(feat, s).flatten(2), dim=1)          # (B, C, P)
     return f.transpose(1, 2) @ f
 
+# %% ../../nbs/03i_rssa.ipynb #948d2d10
+def sc_windows(size: int) -> list[list[tuple[int, int]]]:
+    "Top-left corners of the two passes' windows (side `size // 2`, stride `size // 2`) on a pooled map of side `size`: the grid, then the central crop's."
+    w, u = max(1, size // 2), size // 4
+    grid = lambda lo, hi: [(i, j) for i in range(lo, hi - w + 1, w) for j in range(lo, hi - w + 1, w)]
+    return [grid(0, size), grid(u, size - u)]
+
+# %% ../../nbs/03i_rssa.ipynb #737f18c3
+def windowed_self_correlation_loss(src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    "The authors' code on one feature map pair (B, C, s, s): channels normalised, pooled by 2, smooth-ℓ1 of the self-correlations within each window; the sum of the two passes."
+    p = max(1, src.shape[-1] // 2)
+    a, b = (F.adaptive_avg_pool2d(F.normalize(f, dim=1), p) for f in (src, tgt))
+    w, total = max(1, p // 2), src.new_zeros(())
+    def gram(f, i, j):
+        x = f[:, :, i: i + w, j: j + w].flatten(2)                                  # (B, C, w²)
+        return x.transpose(1, 2) @ x
+    for windows in sc_windows(p):
+        total = total + torch.stack([F.smooth_l1_loss(gram(b, i, j), gram(a, i, j)) for i, j in windows]).mean()
+    return total
+
 # %% ../../nbs/03i_rssa.ipynb #4169a77a
-def self_correlation_loss(src_features: dict, tgt_features: dict, layers: list[str], max_size: int = 32) -> torch.Tensor:
-    "Mean over `layers` of the smooth-ℓ1 distance between source and target self-correlations (mean over elements)."
-    return torch.stack([F.smooth_l1_loss(self_correlation(tgt_features[l], max_size), self_correlation(src_features[l].detach(), max_size))
-                        for l in layers]).mean()
+SC_FORMS = ("code", "whole-map")
+
+def self_correlation_loss(src_features: dict, tgt_features: dict, layers: list[str], form: str = "code", max_size: int = 32) -> torch.Tensor:
+    "'code': the sum over `layers` of `windowed_self_correlation_loss`; 'whole-map': the mean over `layers` of the smooth-ℓ1 distance between whole-map self-correlations (pooled to at most `max_size`)."
+    if form == "code":
+        return torch.stack([windowed_self_correlation_loss(src_features[l].detach(), tgt_features[l]) for l in layers]).sum()
+    if form == "whole-map":
+        return torch.stack([F.smooth_l1_loss(self_correlation(tgt_features[l], max_size), self_correlation(src_features[l].detach(), max_size))
+                            for l in layers]).mean()
+    raise ConfigError(f"sc_form={form!r}: use one of {SC_FORMS} ('code': the authors' windows and sum; 'whole-map': older air_nb).")
 
 # %% ../../nbs/03i_rssa.ipynb #61742377
 @dataclass
 class RssaConfig(FewShotConfig):
-    "RSSA's self-correlation consistency: weight, layers and pooling."
+    "RSSA's self-correlation consistency: weight, form, layers (and the pooling of older air_nb's form)."
     sc_weight: float = 0.8
-    sc_layers: Any = "auto"
-    sc_max_size: int = 32
+    sc_layers: Any = field(default="code", metadata={"legacy": "auto"})        # 'code', 'auto' (older air_nb) or a list of feature layers
+    sc_form: str = field(default="code", metadata={"legacy": "whole-map"})     # 'code' (windows, sum) or 'whole-map' (older air_nb)
+    sc_max_size: int = 32                                                     # 'whole-map' only: pooled side
+
+    def check(self, run):
+        super().check(run)
+        if self.sc_form not in SC_FORMS: raise ConfigError(f"sc_form={self.sc_form!r}: use one of {SC_FORMS}.")
+        if isinstance(self.sc_layers, str) and self.sc_layers not in SC_LAYER_RULES:
+            raise ConfigError(f"sc_layers={self.sc_layers!r}: use one of {SC_LAYER_RULES} or a list of feature layers.")
 
 # %% ../../nbs/03i_rssa.ipynb #b65ea5c4
 @register_method
@@ -54,7 +94,8 @@ class Rssa(FewShotMethod):
 
     def extra_losses(self, step, latents, images, features):
         with torch.no_grad(): _, ref = self.trainer.source.synthesize(latents, return_features=True)
-        layers = sc_layers(features, images.shape[-1], self.config.sc_layers)
-        return {"sc": self_correlation_loss(ref, features, layers, self.config.sc_max_size)}
+        c = self.config
+        layers = sc_layers(features, images.shape[-1], c.sc_layers)
+        return {"sc": self_correlation_loss(ref, features, layers, c.sc_form, c.sc_max_size)}
 
     def loss_weights(self): return {**super().loss_weights(), "sc": self.config.sc_weight}

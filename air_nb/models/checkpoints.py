@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01c_checkpoints.ipynb #5aeb5c3a
 from __future__ import annotations
-import io, pickle
+import io, pickle, warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from .base import CheckpointError, CheckpointReader, CHECKPOINT_READERS
 from .stylegan2 import StyleGAN2Generator, setup_filter, stylegan2_channels
 
 # %% auto #0
-__all__ = ['SAFE_PICKLE_GLOBALS', 'UnsafePickleError', 'AttrDict', 'PersistentStandIn', 'RestrictedUnpickler',
-           'read_nvlabs_pickle', 'write_nvlabs_pickle', 'stylegan2_from_nvlabs', 'load_nvlabs_pkl',
-           'load_rosinality_pt', 'to_rosinality']
+__all__ = ['SAFE_PICKLE_GLOBALS', 'WEIGHT_SETS', 'UnsafePickleError', 'AttrDict', 'PersistentStandIn', 'RestrictedUnpickler',
+           'read_nvlabs_pickle', 'write_nvlabs_pickle', 'stylegan2_from_nvlabs', 'check_weights', 'weight_key',
+           'load_nvlabs_pkl', 'load_rosinality_pt', 'to_rosinality']
 
 # %% ../../nbs/01c_checkpoints.ipynb #7abe233a
 class UnsafePickleError(CheckpointError):
@@ -219,10 +219,29 @@ def stylegan2_from_nvlabs(G_ema: PersistentStandIn) -> StyleGAN2Generator:
     _load_exact(G, ours, "NVlabs generator")
     return G.eval()
 
+# %% ../../nbs/01c_checkpoints.ipynb #afb42a0c
+WEIGHT_SETS = ("ema", "raw")
+
+def check_weights(weights: str) -> str:
+    "`weights` if it is 'ema' or 'raw', else a ConfigError."
+    if weights not in WEIGHT_SETS:
+        raise ConfigError(f"weights={weights!r}: use 'ema' (the moving average: rosinality 'g_ema', NVlabs 'G_ema') or 'raw' "
+                          "(the trained generator: 'g', 'G').")
+    return weights
+
+def weight_key(entries, weights: str, ema_key: str, raw_key: str, path: Any = "the checkpoint") -> str:
+    "The entry holding `weights`; 'raw' falls back to `ema_key`, with a warning, when the file has no `raw_key`."
+    if check_weights(weights) == "ema" or raw_key in entries: return ema_key if weights == "ema" else raw_key
+    if ema_key in entries:
+        warnings.warn(f"{path} holds no trained generator '{raw_key}', only its moving average '{ema_key}': weights='raw' loads '{ema_key}'.")
+        return ema_key
+    return raw_key
+
 # %% ../../nbs/01c_checkpoints.ipynb #2dc6ddc8
-def load_nvlabs_pkl(path: str | Path, device: str | torch.device = "cpu", key: str = "G_ema") -> StyleGAN2Generator:
-    "A `StyleGAN2Generator` from an official StyleGAN2-ADA network pickle (`G_ema` by default), no code executed."
+def load_nvlabs_pkl(path: str | Path, device: str | torch.device = "cpu", key: str | None = None, weights: str = "ema") -> StyleGAN2Generator:
+    "A `StyleGAN2Generator` from an official StyleGAN2-ADA network pickle, no code executed: `G_ema` (`weights='ema'`), `G` ('raw'), or the entry `key`."
     data = read_nvlabs_pickle(path)
+    if key is None: key = weight_key(data if isinstance(data, dict) else {}, weights, "G_ema", "G", path)
     if not isinstance(data, dict) or key not in data:
         raise CheckpointError(f"{path} has no '{key}' entry (found {list(data)[:8] if isinstance(data, dict) else type(data).__name__}); "
                               "is it a StyleGAN2-ADA PyTorch pickle? TensorFlow pickles must first be converted with NVlabs' legacy.py.")
@@ -260,11 +279,12 @@ def _read_torch_checkpoint(path: Path) -> Any:
                               "Download it again.") from e
 
 # %% ../../nbs/01c_checkpoints.ipynb #5246421d
-def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key: str = "g_ema") -> StyleGAN2Generator:
-    "A `StyleGAN2Generator` from a rosinality/stylegan2-pytorch checkpoint (`g_ema` and `latent_avg` when present)."
+def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key: str | None = None, weights: str = "ema") -> StyleGAN2Generator:
+    "A `StyleGAN2Generator` from a rosinality/stylegan2-pytorch checkpoint: `g_ema` (`weights='ema'`), `g` ('raw') or the entry `key`; `latent_avg` when present."
     path = Path(path)
     if not path.exists(): raise MissingWeightsError(f"checkpoint {path} does not exist.")
     ckpt = _read_torch_checkpoint(path)
+    if key is None: key = weight_key(ckpt if isinstance(ckpt, dict) else {}, weights, "g_ema", "g", path)
     if not isinstance(ckpt, dict) or key not in ckpt:
         raise CheckpointError(f"{path} has no '{key}' state dict (keys: {list(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__}).")
     sd = ckpt[key]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01g_generators.ipynb #6bb94a35
 from __future__ import annotations
-import hashlib
+import hashlib, inspect
 from pathlib import Path
 
 import torch
@@ -14,6 +14,7 @@ from .base import (Generator, GeneratorPreset, GENERATOR_PRESETS, CheckpointErro
                                  load_air_nb_checkpoint, folder_generator_path, preset_path, sample_latents, generator_class)
 # the readers and presets of the other models register themselves when imported
 from . import stylegan2, dcgan, checkpoints, diffusion
+from .checkpoints import check_weights
 
 # %% auto #0
 __all__ = ['load_checkpoint', 'load_generator']
@@ -46,19 +47,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 # %% ../../nbs/01g_generators.ipynb #68c3e160
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    "A `Generator` from a checkpoint file, by the registered reader of its kind: .safetensors (ours), .pkl (NVlabs), .pt/.pth (rosinality), .tar (DCGAN)."
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", weights: str = "ema") -> Generator:
+    "A `Generator` from a checkpoint file, by the registered reader of its kind: .safetensors (ours), .pkl (NVlabs), .pt/.pth (rosinality), .tar (DCGAN); `weights` 'ema' or 'raw'."
+    check_weights(weights)
     path = Path(path)
     if not path.exists(): raise MissingWeightsError(f"checkpoint {path} does not exist.")
     reader = find_reader(path)
     if reader is None:
         kinds = [r.describe for r in CHECKPOINT_READERS.values()]
         raise ConfigError(f"cannot tell the format of {path}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.")
-    return reader.read(path, device)
+    if "weights" in inspect.signature(reader.read).parameters: return reader.read(path, device, weights=weights)
+    return reader.read(path, device)       # a format with one generator
 
 # %% ../../nbs/01g_generators.ipynb #bcf1840f
-def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Generator:
-    "A `Generator` (eval mode, on `device`) from a preset name, a checkpoint file or a run folder."
+def load_generator(source: str | Path, device: str | torch.device = "cpu", weights: str = "ema") -> Generator:
+    "A `Generator` (eval mode, on `device`) from a preset name, a checkpoint file or a run folder; `weights`: 'ema' (the moving average) or 'raw' (the trained generator) where the file holds both."
+    check_weights(weights)
     if isinstance(source, str) and source in GENERATOR_PRESETS:
         preset = GENERATOR_PRESETS[source]
         if preset.loader: return preset.loader(device)
@@ -66,7 +70,7 @@ def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Ge
         if preset.sha256 and _sha256(path) != preset.sha256:
             raise CheckpointError(f"{path} does not have the sha256 of preset {source!r}: the download is incomplete or a "
                                   f"different file; delete it and download {preset.url} again.")
-        return load_checkpoint(path, device).eval()
+        return load_checkpoint(path, device, weights).eval()
     path = Path(source).expanduser()
     if path.is_dir():
         return load_air_nb_checkpoint(folder_generator_path(path), device)
@@ -75,6 +79,6 @@ def load_generator(source: str | Path, device: str | torch.device = "cpu") -> Ge
             raise ConfigError(f"unknown generator preset {str(source)!r}; known presets: {', '.join(GENERATOR_PRESETS)}.")
         raise MissingWeightsError(f"checkpoint {path} does not exist; pass a preset name ({', '.join(GENERATOR_PRESETS)}), "
                                   f"a checkpoint file, or a run folder. Downloaded weights belong in {weights_dir()}.")
-    G = load_checkpoint(path, device).eval()
+    G = load_checkpoint(path, device, weights).eval()
     if hasattr(G, "note_source"): G.note_source(str(path.resolve()))   # a diffusion source file: where adapter-only copies find the backbone
     return G
