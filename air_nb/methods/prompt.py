@@ -15,11 +15,12 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from ..core.base import ConfigError
 from ..clip.models import Clip, token_embedding, encode_token_embeddings
-from .losses import prompt_alignment_loss, offset_cosine_loss, global_clip_loss
+from .losses import prompt_alignment_loss, direction_alignment_loss, offset_cosine_loss, global_clip_loss, DIRECTION_FORMS
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PROMPT_SCHEMES', 'AnchorPrompt', 'nearest_tokens', 'describe_prompt', 'PromptRecord', 'AnchorPromptLearner']
+__all__ = ['INTERPOLATIONS', 'PROMPT_SCHEMES', 'PROMPT_VARIANTS', 'AnchorPrompt', 'nearest_tokens', 'describe_prompt',
+           'PromptRecord', 'AnchorPromptLearner']
 
 # %% ../../nbs/03c_prompt.ipynb #3e53b444
 def _bpe_tokenizer(clip: Clip) -> SimpleTokenizer:
@@ -48,9 +49,9 @@ def _checked_templates(templates: Sequence[str] | None) -> list[str] | None:
 
 # %% ../../nbs/03c_prompt.ipynb #51d905ac
 def _template_pieces(clip: Clip, tok: SimpleTokenizer, forms: list, ctx_ids: list[int], n_ctx: int, n_label: int):
-    "(heads, tails, end-of-text indices) of the prompt's templates `forms` (each a `[prefix, rest]` pair around '{}')."
+    "(heads, tails, end-of-text indices, tail ids) of the prompt's templates `forms` (each a `[prefix, rest]` pair around '{}')."
     context_length = clip.tokenize("").shape[1]
-    heads, tails, eots = [], [], []
+    heads, tails, eots, tail_lists = [], [], [], []
     for prefix, rest in forms:
         prefix_ids = tok.encode(prefix) if prefix.strip() else []
         if ctx_ids and prefix_ids[-len(ctx_ids):] == ctx_ids:   # the context takes the place of the words it starts as
@@ -60,7 +61,8 @@ def _template_pieces(clip: Clip, tok: SimpleTokenizer, forms: list, ctx_ids: lis
         n = len(head_ids) + n_ctx + n_label + len(tail_ids)
         if n > context_length: raise ConfigError(f"the prompt is {n} tokens, more than CLIP's context length {context_length}.")
         heads.append(_embed_tokens(clip, head_ids)); tails.append(_embed_tokens(clip, tail_ids)); eots.append(n - 1)
-    return heads, tails, eots
+        tail_lists.append(tail_ids)
+    return heads, tails, eots, tail_lists
 
 # %% ../../nbs/03c_prompt.ipynb #65036f83
 def _initial_context(clip: Clip, ctx_ids: list[int], n_ctx: int, like: torch.Tensor, seed: int) -> torch.Tensor:
@@ -71,34 +73,46 @@ def _initial_context(clip: Clip, ctx_ids: list[int], n_ctx: int, like: torch.Ten
     return torch.cat([extra.to(like.device), _embed_tokens(clip, ctx_ids) if ctx_ids else like.new_zeros(0, width)])
 
 # %% ../../nbs/03c_prompt.ipynb #b12a9b31
+INTERPOLATIONS = ("slots", "sequence")
+
 class AnchorPrompt(nn.Module):
     """Eq. 4: `M` learnable context vectors followed by a label interpolated between the source and target words' token embeddings.
     With `templates` (strings with one '{}'), the context and label fill each template's slot and the feature is the
     normalised mean over templates, as `text_features` does for fixed texts; where the words before '{}' end with
-    `ctx_init`, the context vectors replace them. Without templates the prompt is `[ctx] [label]{suffix}`."""
+    `ctx_init`, the context vectors replace them. Without templates the prompt is `[ctx] [label]{suffix}`.
+    `interpolation`: 'slots' (labels padded to one length, tail fixed) or 'sequence' (AIR's code: the whole token
+    sequences after the context are interpolated, the end-of-text token read at the target's position)."""
     def __init__(self, clip: Clip, source: str, target: str, n_ctx: int = 4, ctx_init: str = "a photo of a", suffix: str = ".",
-                 seed: int = 0, templates: Sequence[str] | None = None):
+                 seed: int = 0, templates: Sequence[str] | None = None, interpolation: str = "slots"):
         super().__init__()
+        if interpolation not in INTERPOLATIONS: raise ConfigError(f"interpolation={interpolation!r}: choose one of {INTERPOLATIONS}.")
         tok = _bpe_tokenizer(clip)
-        self.clip, self.source, self.target, self.n_ctx = clip, source, target, int(n_ctx)
+        self.clip, self.source, self.target, self.n_ctx, self.interpolation = clip, source, target, int(n_ctx), interpolation
         if self.n_ctx < 0: raise ConfigError(f"n_ctx must be >= 0, got {n_ctx}.")
         ctx_ids = tok.encode(ctx_init) if ctx_init else []
         if len(ctx_ids) > self.n_ctx:
             raise ConfigError(f"ctx_init {ctx_init!r} is {len(ctx_ids)} tokens but n_ctx={n_ctx}: use n_ctx >= {len(ctx_ids)} or a shorter ctx_init.")
         src, tgt = _word_ids(tok, source, "source"), _word_ids(tok, target, "target")
-        self.n_label = max(len(src), len(tgt))
+        self.n_label = max(len(src), len(tgt)) if interpolation == "slots" else len(tgt)
         pad = lambda ids: ids + [ids[-1]] * (self.n_label - len(ids))   # repeat the last token: slot-wise interpolation
         templates = _checked_templates(templates)
         forms = [t.split("{}") for t in templates] if templates else [["", suffix or ""]]
-        heads, tails, eots = _template_pieces(clip, tok, forms, ctx_ids, self.n_ctx, self.n_label)
+        heads, tails, eots, tail_ids = _template_pieces(clip, tok, forms, ctx_ids, self.n_ctx, self.n_label)
         self.length = max(eots) + 1
-        for k, (head, tail) in enumerate(zip(heads, tails)):          # per template: SOT + prefix, suffix + EOT (L_i, width)
+        for k, (head, tail, ids) in enumerate(zip(heads, tails, tail_ids)):   # per template: SOT + prefix; label + suffix + EOT
+            if interpolation == "slots":
+                rest_s, rest_t = torch.cat([_embed_tokens(clip, pad(src)), tail]), torch.cat([_embed_tokens(clip, pad(tgt)), tail])
+            else:                         # the source's sequence at the target's positions (CLIP pads token ids with 0)
+                n = len(tgt) + len(ids)
+                rest_s, rest_t = _embed_tokens(clip, (src + ids + [0] * n)[:n]), _embed_tokens(clip, tgt + ids)
             self.register_buffer(f"head_{k}", head, persistent=False)    # buffers, so .to(device) moves them with ctx
             self.register_buffer(f"tail_{k}", tail, persistent=False)
+            self.register_buffer(f"rest_source_{k}", rest_s, persistent=False)
+            self.register_buffer(f"rest_target_{k}", rest_t, persistent=False)
         self.n_templates = len(heads)
         self.register_buffer("eot_index", torch.tensor(eots))
-        self.register_buffer("label_source", _embed_tokens(clip, pad(src)))           # (K, width)
-        self.register_buffer("label_target", _embed_tokens(clip, pad(tgt)))
+        self.register_buffer("label_source", self.rests[0][0][: self.n_label].clone())   # (K, width)
+        self.register_buffer("label_target", self.rests[0][1][: self.n_label].clone())
         self.ctx = nn.Parameter(_initial_context(clip, ctx_ids, self.n_ctx, self.label_source, seed))   # (M, width)
         self.ctx_init, self.suffix, self.templates = ctx_init, suffix, templates
 
@@ -106,12 +120,20 @@ class AnchorPrompt(nn.Module):
     def heads(self) -> list[torch.Tensor]: return [getattr(self, f"head_{k}") for k in range(self.n_templates)]
     @property
     def tails(self) -> list[torch.Tensor]: return [getattr(self, f"tail_{k}") for k in range(self.n_templates)]
+    @property
+    def rests(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(getattr(self, f"rest_source_{k}"), getattr(self, f"rest_target_{k}")) for k in range(self.n_templates)]
 
 # %% ../../nbs/03c_prompt.ipynb #807d1a69
 @patch
+def _mix(self: AnchorPrompt, source: torch.Tensor, target: torch.Tensor, progress: float) -> torch.Tensor:
+    p = float(progress)
+    return torch.lerp(source, target, p) if self.interpolation == "slots" else (1 - p) * source + p * target
+
+@patch
 def label(self: AnchorPrompt, progress: float) -> torch.Tensor:
     "The label slots `(K, width)` at training progress `progress` in [0, 1]: `(1 - p) Y_S + p Y_T`."
-    return torch.lerp(self.label_source, self.label_target, float(progress))
+    return self._mix(self.label_source, self.label_target, progress)
 
 # %% ../../nbs/03c_prompt.ipynb #a292a49a
 @patch
@@ -121,10 +143,10 @@ def embeddings(self: AnchorPrompt, progress: float, ctx: torch.Tensor | None = N
     ctx = self.ctx if ctx is None else ctx
     if ctx.dim() == 2: ctx = ctx[None]
     b, dtype = ctx.shape[0], self.label_source.dtype
-    slot = torch.cat([ctx.to(dtype), self.label(progress)[None].expand(b, -1, -1)], 1)   # (B, M + K, width)
     rows = []
-    for head, tail in zip(self.heads, self.tails):
-        row = torch.cat([head[None].expand(b, -1, -1), slot, tail[None].expand(b, -1, -1)], 1)
+    for head, (rest_s, rest_t) in zip(self.heads, self.rests):
+        rest = self._mix(rest_s, rest_t, progress)          # label + suffix + EOT (a fixed tail mixes with itself exactly)
+        row = torch.cat([head[None].expand(b, -1, -1), ctx.to(dtype), rest[None].expand(b, -1, -1)], 1)
         rows.append(F.pad(row, (0, 0, 0, self.length - row.shape[1])))
     return torch.stack(rows, 1).flatten(0, 1)
 
@@ -156,6 +178,7 @@ def describe_prompt(prompt: AnchorPrompt, progress: float, k: int = 1) -> str:
 
 # %% ../../nbs/03c_prompt.ipynb #195ee940
 PROMPT_SCHEMES = ("consecutive", "source", "image")
+PROMPT_VARIANTS = ("code", "carry")
 
 # %% ../../nbs/03c_prompt.ipynb #d6a232a0
 @dataclass
@@ -173,16 +196,28 @@ class PromptRecord:
 
 # %% ../../nbs/03c_prompt.ipynb #3432204b
 class AnchorPromptLearner:
-    "The state of Alg. 2 across anchors: prompt, current anchor prompt feature, cached image embeddings of the previous anchor."
+    "The state of Alg. 2 across anchors: prompt, current anchor prompt feature, reference, cached image embeddings of the previous anchor."
     def __init__(self, clip: Clip, source: str, target: str, scheme: str = "consecutive", n_ctx: int = 4,
                  ctx_init: str = "a photo of a", steps: int = 200, lr: float = 1e-3, mapper_batch: int = 32, seed: int = 0,
-                 templates: Sequence[str] | None = None):
+                 templates: Sequence[str] | None = None, variant: str = "code", copies: int = 5, directions: str = "code",
+                 source_features: torch.Tensor | None = None):
         if scheme not in PROMPT_SCHEMES: raise ConfigError(f"prompt scheme {scheme!r} is unknown; choose one of {PROMPT_SCHEMES}.")
+        if variant not in PROMPT_VARIANTS: raise ConfigError(f"prompt variant {variant!r} is unknown; choose one of {PROMPT_VARIANTS}.")
+        if directions not in DIRECTION_FORMS: raise ConfigError(f"directions={directions!r}: choose one of {DIRECTION_FORMS}.")
         if steps < 0: raise ConfigError(f"prompt steps must be >= 0, got {steps}.")
+        if copies < 1: raise ConfigError(f"prompt copies must be >= 1, got {copies}.")
         self.clip, self.scheme, self.steps, self.lr, self.mapper_batch, self.seed = clip, scheme, int(steps), float(lr), int(mapper_batch), seed
-        self.prompt = AnchorPrompt(clip, source, target, n_ctx, ctx_init, seed=seed, templates=templates)
+        self.variant, self.copies, self.directions, self.reset = variant, int(copies), directions, variant == "code"
+        code = variant == "code"
+        self.prompt = AnchorPrompt(clip, source, target, n_ctx, ctx_init, suffix="" if code else ".", seed=seed, templates=templates,
+                                   interpolation="sequence" if code else "slots")
+        self.initial_ctx = self.prompt.ctx.detach().clone()              # what `reset` restores at every anchor
         with torch.no_grad(): self.source_text = self.prompt(0.0)[0]     # E_T(P_0): the source domain's prompt
         self.text = self.source_text.clone()                              # E_T(P_{A_i}) of the current anchor
+        use_templates = code and source_features is not None
+        self.source_reference = (F.normalize(source_features.detach().float(), dim=-1).to(self.source_text.device)
+                                 if use_templates else self.source_text[None])   # (T, D) or (1, D)
+        self.reference = self.source_reference                            # what the next prompt's offset starts from
         self.progress, self.anchor = 0.0, 0
         self.source_images: torch.Tensor | None = None                    # E_I(G_S(w_fixed))
         self.previous_images: torch.Tensor | None = None                  # E_I(G_{A_{i-1}}(w_fixed))
@@ -206,6 +241,8 @@ def _mapped_ctx(self: AnchorPromptLearner, image_features: torch.Tensor) -> torc
 @patch
 def _session(self: AnchorPromptLearner, anchor_images: torch.Tensor, progress: float) -> tuple[float, float]:
     "Optimise the prompt for `steps` Adam steps; returns the loss before and after."
+    if self.reset:
+        with torch.no_grad(): self.prompt.ctx.copy_(self.initial_ctx)
     if self.scheme == "image":
         params = list(self.mapper.parameters()) + [self.prompt.ctx]
         g = torch.Generator().manual_seed(self.seed + 7919 * (self.anchor + 1))
@@ -214,12 +251,16 @@ def _session(self: AnchorPromptLearner, anchor_images: torch.Tensor, progress: f
             imgs = anchor_images[idx]
             return global_clip_loss(self.prompt(progress, self._mapped_ctx(imgs)), imgs)
     else:
-        reference_images, reference_text = ((self.previous_images, self.text) if self.scheme == "consecutive"
-                                            else (self.source_images, self.source_text))
+        reference_images, reference_text = ((self.previous_images, self.reference) if self.scheme == "consecutive"
+                                            else (self.source_images, self.source_reference))
         offsets = anchor_images - reference_images
         params = [self.prompt.ctx]
-        loss_fn = lambda: prompt_alignment_loss(offsets, self.prompt(progress)[0], reference_text)
-    opt = torch.optim.Adam(params, lr=self.lr)
+        if self.directions == "code":
+            loss_fn = lambda: direction_alignment_loss(offsets, self.prompt(progress)[0], reference_text)
+        else:
+            single = F.normalize(reference_text.mean(0), dim=-1)
+            loss_fn = lambda: prompt_alignment_loss(offsets, self.prompt(progress)[0], single)
+    opt = torch.optim.Adam(params, lr=self.lr, eps=1e-8 * self.copies)   # `copies` identical contexts = one with eps * copies
     first = last = None
     for _ in range(self.steps):
         loss = loss_fn()
@@ -247,7 +288,7 @@ def update(self: AnchorPromptLearner, anchor_image_features: torch.Tensor, progr
     self.anchor += 1
     with torch.enable_grad(): loss_start, loss_end = self._session(anchor_images, progress)
     self.text = self._anchor_text(anchor_images, progress)
-    self.previous_images, self.progress = anchor_images, float(progress)
+    self.previous_images, self.progress, self.reference = anchor_images, float(progress), self.text[None]
     self.records.append(PromptRecord(self.anchor, int(step), float(progress), loss_start, loss_end,
                                      describe_prompt(self.prompt, progress), nearest_tokens(self.clip, self.prompt.ctx, 3),
                                      time.perf_counter() - t0))
@@ -257,7 +298,7 @@ def update(self: AnchorPromptLearner, anchor_image_features: torch.Tensor, progr
 @patch
 def state_dict(self: AnchorPromptLearner) -> dict:
     "Everything needed to continue exactly (for checkpoints)."
-    return {"ctx": self.prompt.ctx.detach().clone(), "text": self.text, "progress": self.progress, "anchor": self.anchor,
+    return {"ctx": self.prompt.ctx.detach().clone(), "text": self.text, "reference": self.reference, "progress": self.progress, "anchor": self.anchor,
             "source_images": self.source_images, "previous_images": self.previous_images,
             "mapper": self.mapper.state_dict() if self.mapper is not None else None,
             "records": [r.__dict__ for r in self.records]}
@@ -267,6 +308,7 @@ def state_dict(self: AnchorPromptLearner) -> dict:
 def load_state_dict(self: AnchorPromptLearner, state: dict) -> None:
     with torch.no_grad(): self.prompt.ctx.copy_(state["ctx"])
     self.text, self.progress, self.anchor = state["text"], state["progress"], state["anchor"]
+    self.reference = state.get("reference", self.text[None] if self.anchor else self.source_reference)
     self.source_images, self.previous_images = state["source_images"], state["previous_images"]
     if self.mapper is not None and state.get("mapper") is not None: self.mapper.load_state_dict(state["mapper"])
     self.records = [PromptRecord(**r) for r in state["records"]]
