@@ -5,32 +5,40 @@
 # %% ../../nbs/03d_air.ipynb #075ac1d5
 from __future__ import annotations
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
 from ..core.base import ConfigError
-from ..clip.models import Clip
+from ..clip.models import Clip, fill_templates
 from ..models.generators import Generator
-from .losses import adaptive_loss
-from .prompt import AnchorPromptLearner, PROMPT_SCHEMES, describe_prompt
+from .losses import adaptive_loss, directional_loss, unit_mean_direction, DIRECTION_FORMS
+from .prompt import AnchorPromptLearner, PROMPT_SCHEMES, PROMPT_VARIANTS, describe_prompt
 from .nada import Nada, NadaConfig
 from .base import register_method
 
 # %% auto #0
-__all__ = ['AirConfig', 'encode_generator', 'Air']
+__all__ = ['ANCHOR_LATENTS', 'AirConfig', 'encode_generator', 'anchor_latents', 'Air']
 
 # %% ../../nbs/03d_air.ipynb #fe55283e
+ANCHOR_LATENTS = ("mean_latent", "w_avg")   # where the fixed latents are truncated toward
+
 @dataclass
 class AirConfig(NadaConfig):
-    "AIR's fields on top of NADA's."
+    "AIR's fields on top of NADA's; defaults follow the authors' released code (`legacy`: the value older air_nb used)."
     adaptive_weight: float = 1.0
-    t_thresh: float = 0.6
+    t_thresh: float = field(default=0.5, metadata={"legacy": 0.6})
     t_int: float = 0.1
     anchors_from: str = "thresh"          # 'thresh': anchors from t_thresh on (authors' code); 'start': every t_int from 0 (Alg. 1 as printed)
+    adaptive_from: str = field(default="anchor", metadata={"legacy": "after"})   # adaptive term from the update after the first anchor ('anchor', code) or one later ('after')
     prompt_scheme: str = "consecutive"    # 'consecutive' (A_{i-1} -> A_i), 'source' (S -> A_i), 'image' (I -> T mapper)
+    prompt_variant: str = field(default="code", metadata={"legacy": "carry"})    # 'code' (AIR's --redefine_prompt) or 'carry'
+    prompt_copies: int = field(default=5, metadata={"legacy": 1})                # AIR's --batch_prompt
+    directions: str = field(default="code", metadata={"legacy": "paper"})        # 'code' (per-template unit offsets) or 'paper' (Eq. 3 as printed)
+    anchor_latents: str = field(default="mean_latent", metadata={"legacy": "w_avg"})   # truncation centre of the fixed latents
+    mean_latent_samples: int = 4096       # rosinality's mean_latent(4096)
     prompt_templates: bool = False        # learn the anchor prompt inside the run's templates (their '{}' holds context + label)
     n_ctx: int = 4
     ctx_init: str = "a photo of a"
@@ -45,15 +53,23 @@ class AirConfig(NadaConfig):
         super().check(run)
         def need(ok, msg):
             if not ok: raise ConfigError(msg)
-        need(0 <= self.t_thresh <= 1, f"t_thresh={self.t_thresh}: a fraction of iterations in [0, 1] (paper: 0.6).")
+        need(0 <= self.t_thresh <= 1, f"t_thresh={self.t_thresh}: a fraction of iterations in [0, 1] (authors' code: 0.5).")
         need(0 < self.t_int <= 1, f"t_int={self.t_int}: a fraction of iterations in (0, 1] (paper: 0.1).")
         need(self.anchors_from in ("thresh", "start"), f"anchors_from={self.anchors_from!r}: 'thresh' (first anchor at t_thresh, as the authors' code) or 'start' (every t_int from iteration 0, as Alg. 1 is printed).")
+        need(self.adaptive_from in ("anchor", "after"), f"adaptive_from={self.adaptive_from!r}: 'anchor' (from the update after the first anchor, the authors' code) or 'after' (one update later).")
         need(self.prompt_scheme in PROMPT_SCHEMES, f"prompt_scheme={self.prompt_scheme!r}: choose one of {PROMPT_SCHEMES}.")
+        need(self.prompt_variant in PROMPT_VARIANTS, f"prompt_variant={self.prompt_variant!r}: choose one of {PROMPT_VARIANTS}.")
+        need(self.directions in DIRECTION_FORMS, f"directions={self.directions!r}: choose one of {DIRECTION_FORMS}.")
+        need(self.anchor_latents in ANCHOR_LATENTS, f"anchor_latents={self.anchor_latents!r}: choose one of {ANCHOR_LATENTS}.")
+        need(self.prompt_copies >= 1 and self.mean_latent_samples >= 1, "prompt_copies and mean_latent_samples must be >= 1.")
         need(self.prompt_latents >= 1 and self.prompt_steps >= 0, "prompt_latents must be >= 1 and prompt_steps >= 0.")
         need(self.prompt_lr > 0, f"prompt_lr={self.prompt_lr}: the prompt's learning rate must be > 0 (paper: 0.001).")
 
     def thresh_iter(self, run) -> int: return int(round(self.t_thresh * run.iterations))
     def interval_iter(self, run) -> int: return max(1, int(round(self.t_int * run.iterations)))
+    def progress(self, step: int, run) -> float:
+        "The label's progress at an anchor made after `step` updates: the code's `i / args.iter` (`args.iter` = updates + 1), or `step / iterations` ('carry')."
+        return step / (run.iterations + 1) if self.prompt_variant == "code" else step / run.iterations
 
 # %% ../../nbs/03d_air.ipynb #c64d9bb2
 def encode_generator(G: Generator, clip: Clip, ws: torch.Tensor, batch: int = 64, autocast: bool = True) -> torch.Tensor:
@@ -62,6 +78,15 @@ def encode_generator(G: Generator, clip: Clip, ws: torch.Tensor, batch: int = 64
     with torch.inference_mode(), amp:
         out = torch.cat([clip.encode_image(G.synthesize(ws[i:i + batch])).float() for i in range(0, len(ws), batch)])
     return out.clone()    # a plain tensor: prompt learning differentiates through operations on it
+
+# %% ../../nbs/03d_air.ipynb #222c6e6c
+def anchor_latents(G: Generator, z: torch.Tensor, truncation: float, center: str = "mean_latent", samples: int = 4096,
+                   rng: torch.Generator | None = None) -> torch.Tensor:
+    "Latents of `z` truncated toward `mean_latent(samples)` (mean of `samples` mapped random z from `rng`) or toward `w_avg`."
+    if center not in ANCHOR_LATENTS: raise ConfigError(f"anchor_latents={center!r}: choose one of {ANCHOR_LATENTS}.")
+    if center == "w_avg" or type(G).latents is not Generator.latents: return G.latents(z, truncation)
+    mean = G.mapping(torch.randn(samples, G.z_dim, generator=rng).to(z.device)).mean(0)
+    return mean + float(truncation) * (G.mapping(z) - mean)
 
 # %% ../../nbs/03d_air.ipynb #8c345b77
 @register_method
@@ -73,11 +98,18 @@ class Air(Nada):
         super().setup(trainer)
         c, tr = self.config, trainer
         templates = self.templates if c.prompt_templates else None
-        with torch.no_grad(): self.w_prompt = tr.source.latents(tr.source.sample_z(c.prompt_latents, tr.run.seed + 1), c.prompt_truncation)
+        with torch.no_grad():
+            self.source_templates = tr.clip.encode_text(fill_templates(tr.run.source, self.templates)).float()   # (T, D), unit rows
+            self.target_templates = tr.clip.encode_text(fill_templates(tr.run.target, self.templates)).float()
+            if c.directions == "code":           # AIR's NADA term: per-template unit offsets, averaged, normalised
+                self.direction = unit_mean_direction(self.target_templates - self.source_templates).to(self.direction)
+            z = tr.source.sample_z(c.prompt_latents, tr.run.seed + 1)
+            self.w_prompt = anchor_latents(tr.source, z, c.prompt_truncation, c.anchor_latents, c.mean_latent_samples, tr.rng)
         self.learner = AnchorPromptLearner(tr.clip, tr.run.source, tr.run.target, c.prompt_scheme, c.n_ctx, c.ctx_init,
-                                           c.prompt_steps, c.prompt_lr, seed=tr.run.seed, templates=templates)
-        self.learner.start(encode_generator(tr.source, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast))
-        self.anchor_model, self.anchor_fresh = None, False
+                                           c.prompt_steps, c.prompt_lr, seed=tr.run.seed, templates=templates,
+                                           variant=c.prompt_variant, copies=c.prompt_copies, directions=c.directions,
+                                           source_features=self.source_templates)
+        self.anchor_model, self.anchor_fresh, self.anchor_direction = None, False, None
         self.thresh, self.interval = c.thresh_iter(tr.run), c.interval_iter(tr.run)
 
     def before_step(self, step):
@@ -93,28 +125,41 @@ class Air(Nada):
 
 # %% ../../nbs/03d_air.ipynb #2ced0e0f
 @patch
+def _adaptive_direction(self: Air) -> torch.Tensor:
+    "`(D,)`: the code's normalize(mean_t unit(f_T,t - P)), or Eq. 3's E_T(T_T) - P normalised ('paper')."
+    text = self.learner.text
+    if self.config.directions == "code": return unit_mean_direction(self.target_templates.to(text) - text)
+    return F.normalize(self.target_text - text, dim=-1)
+
+@patch
 def refresh_anchor(self: Air, step: int):
     "The anchor becomes a copy of the trained generator; its prompt is learned (Alg. 1 lines 6-9, Alg. 2)."
-    tr = self.trainer
+    tr, c = self.trainer, self.config
     with tr.timer("anchor"):
+        if self.learner.source_images is None:     # the source's embeddings, once, when the first anchor needs them
+            self.learner.start(encode_generator(tr.source, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast))
         if self.anchor_model is None: self.anchor_model = tr.generator.reference_copy()
         else: self.anchor_model.load_state_dict(tr.generator.state_dict())
-        anchor_images = encode_generator(self.anchor_model, tr.clip, self.w_prompt, self.config.encode_batch, self.config.encode_autocast)
-        with tr.timer("prompt"): self.learner.update(anchor_images, progress=step / tr.run.iterations, step=step)
-        self.learner.records[-1].direction_cos = float(F.cosine_similarity(self.target_text - self.learner.text, self.direction, dim=-1))
+        anchor_images = encode_generator(self.anchor_model, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast)
+        with tr.timer("prompt"): self.learner.update(anchor_images, progress=c.progress(step, tr.run), step=step)
+        self.anchor_direction = self._adaptive_direction()
+        self.learner.records[-1].direction_cos = float(F.cosine_similarity(self.anchor_direction, self.direction, dim=-1))
     self.anchor_fresh = True
 
 # %% ../../nbs/03d_air.ipynb #cd0709cf
 @patch
 def uses_adaptive(self: Air, step: int) -> bool:
-    return step > self.thresh and self.anchor_model is not None and self.config.adaptive_weight != 0
+    started = step >= self.thresh if self.config.adaptive_from == "anchor" else step > self.thresh
+    return started and self.anchor_model is not None and self.config.adaptive_weight != 0
 
 # %% ../../nbs/03d_air.ipynb #3226336a
 @patch
 def extra_terms(self: Air, step, images, features, references):
     if not self.uses_adaptive(step): return {}
-    if self.anchor_fresh: features = self.trainer.clip.encode_image(self.perturbed(images))   # G_t = G_A: perturb (Alg. 1, line 12)
-    return {"adaptive": adaptive_loss(features, references, self.target_text, self.learner.text)}
+    if self.anchor_fresh and getattr(self.trainer.run, "noise", "stored") != "random":   # G_t = G_A: perturb (Alg. 1, line 12)
+        features = self.trainer.clip.encode_image(self.perturbed(images))
+    if self.config.directions == "paper": return {"adaptive": adaptive_loss(features, references, self.target_text, self.learner.text)}
+    return {"adaptive": directional_loss(features, references, self.anchor_direction)}
 
 # %% ../../nbs/03d_air.ipynb #9d151baa
 @patch
@@ -127,11 +172,12 @@ def load_state_dict(self: Air, state: dict):
     if state["anchor"] is not None:
         self.anchor_model = self.trainer.generator.reference_copy(); self.anchor_model.load_state_dict(state["anchor"])
     self.anchor_fresh = bool(state["anchor_fresh"]); self.learner.load_state_dict(state["learner"])
+    self.anchor_direction = self._adaptive_direction() if self.learner.anchor else None
 
 # %% ../../nbs/03d_air.ipynb #160bb42d
 @patch
 def artifacts(self: Air) -> dict:
-    return {"prompts.json": {"scheme": self.config.prompt_scheme, "method": self.name,
+    return {"prompts.json": {"scheme": self.config.prompt_scheme, "variant": self.config.prompt_variant, "method": self.name,
                              "source_prompt": describe_prompt(self.learner.prompt, 0.0), "anchors": [r.__dict__ for r in self.learner.records]}}
 
 # %% ../../nbs/03d_air.ipynb #54af53f5
