@@ -66,7 +66,30 @@ def test_self_correlation_loss_is_eq_3_4():
             for Y in range(16):
                 a = cos(ps[b, :, X // 4, X % 4], ps[b, :, Y // 4, Y % 4]); c = cos(pt[b, :, X // 4, X % 4], pt[b, :, Y // 4, Y % 4])
                 d = abs(a - c); total += 0.5 * d * d if d < 1 else d - 0.5; n += 1
-    assert abs(self_correlation_loss(src, tgt, ["x"]).item() - total / n) < 1e-6
+    assert abs(self_correlation_loss(src, tgt, ["x"], "whole-map").item() - total / n) < 1e-6   # older air_nb's form, by name
+
+
+def test_self_correlation_loss_is_the_codes_windows():
+    """The default (the authors' code): normalise, pool by 2, Eq. 3-4 within each window of the 2x2 grid and the central one;
+    summed. The similarity is the dot product of the pooled unit vectors (the code does not normalise again after pooling)."""
+    g = torch.Generator().manual_seed(1)
+    src = {"x": torch.randn(2, 3, 16, 16, generator=g), "y": torch.randn(2, 3, 8, 8, generator=g)}
+    tgt = {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in src.items()}
+    want = 0.0
+    for k in ("x", "y"):
+        ps, pt = (F.avg_pool2d(F.normalize(f[k], dim=1), 2) for f in (src, tgt))  # p x p positions, p = s / 2
+        p = ps.shape[-1]; w = p // 2
+        for corners in ([(0, 0), (0, w), (w, 0), (w, w)], [(p // 4, p // 4)]):    # the grid pass, the central pass
+            total, n = 0.0, 0
+            for b in range(2):
+                for (i, j) in corners:
+                    cells = [(i + u, j + v) for u in range(w) for v in range(w)]
+                    for X in cells:
+                        for Y in cells:
+                            a = float(ps[b, :, X[0], X[1]] @ ps[b, :, Y[0], Y[1]]); c = float(pt[b, :, X[0], X[1]] @ pt[b, :, Y[0], Y[1]])
+                            d = abs(a - c); total += 0.5 * d * d if d < 1 else d - 0.5; n += 1
+            want += total / n
+    assert abs(self_correlation_loss(src, tgt, ["x", "y"]).item() - want) < 1e-6
 
 
 # ---------------------------------------------------------------- ASC, Eq. 6-9
@@ -89,7 +112,7 @@ def test_asc_loss_is_eq_7_8():
     fp, fc = torch.randn(2, 4, s, s, generator=g), torch.randn(2, 4, s, s, generator=g)
     flow = torch.randn(2, 2, s, s, generator=g) * 0.7
     p, q = torch.randint(0, s * s, (2, 9), generator=g), torch.randint(0, s * s, (2, 9), generator=g)
-    src, tgt = pair_similarities(fp, fc, p, q, flow)
+    src, tgt = pair_similarities(fp, fc, p, q, flow, read="bilinear")     # the paper's bilinear read (the code's RoIAlign: the default)
 
     def bil(b, xa, ya):      # bilinear interpolation written out; RoIAlign's rule: 0 beyond [-1, s], clamped inside
         if not (-1 <= xa <= s and -1 <= ya <= s): return torch.zeros(4)
@@ -108,7 +131,7 @@ def test_asc_loss_is_eq_7_8():
     s2, t2 = src[:, :4] * 1.3, tgt[:, :4] - 0.2
     per_layer = (kl_rows_loop(src.double(), tgt.double()) + kl_rows_loop(s2.double(), t2.double())) / 2
     joint = kl_rows_loop(torch.cat([src, s2], 1).double(), torch.cat([tgt, t2], 1).double())
-    assert abs(asc_loss([src, s2], [tgt, t2]).item() - per_layer) < 1e-6
+    assert abs(asc_loss([src, s2], [tgt, t2], "per_layer").item() - per_layer) < 1e-6
     assert abs(asc_loss([src, s2], [tgt, t2], "joint").item() - joint) < 1e-6
 
 
@@ -128,7 +151,7 @@ def test_flow_threshold_per_image_or_per_batch():
 def test_sobel_importance_finds_edges():
     img = -torch.ones(1, 3, 32, 32); img[..., 8:24, 8:24] = 1
     imp = sobel_importance(img, blur=0)
-    assert imp[0, 16, 8] > 1 and imp[0, 16, 16] == 0 and imp[0, 2, 2] == 0
+    assert imp[0, 16, 8] > 1 and imp[0, 16, 16] < 1e-5 and imp[0, 2, 2] < 1e-5      # flat: 0 up to float rounding of the grey
 
 
 # ---------------------------------------------------------------- methods in the trainer
@@ -161,7 +184,7 @@ def test_resume_equals_uninterrupted(tmp_path, method):
     a, b = full.generator.state_dict(), resumed.generator.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     keys = [k for k in full.history[0] if k != "seconds"]
-    assert [[h[k] for k in keys] for h in full.history] == [[h[k] for k in keys] for h in resumed.history]
+    assert [[h.get(k) for k in keys] for h in full.history] == [[h.get(k) for k in keys] for h in resumed.history]
     assert "D" in torch.load(sorted((tmp_path / "full" / "checkpoints").glob("*.pt"))[-1], weights_only=False)["method"]
 
 
@@ -169,7 +192,7 @@ def test_phases_anchors_and_lazy_r1():
     r = run("idc")
     h = r.history
     assert [x["anchor"] for x in h] == [1, 0, 1, 0, 1, 0]
-    assert [x["D_r1"] > 0 for x in h] == [True, False, False, False, True, False]     # every r1_interval = 4
+    assert [x.get("D_reg_r1", 0) > 0 for x in h] == [True, False, False, False, True, False]     # every r1_interval = 4, its own pass
     assert all(x["idc"] > -1e-7 and math.isfinite(x["loss"]) for x in h)     # KL >= 0 up to rounding
 
 

@@ -15,8 +15,8 @@ from .freezed import FewShotConfig, FewShotMethod
 from .base import register_method
 
 # %% auto #0
-__all__ = ['SC_LAYER_RULES', 'SC_FORMS', 'sc_layers', 'self_correlation', 'sc_windows', 'windowed_self_correlation_loss',
-           'self_correlation_loss', 'RssaConfig', 'Rssa']
+__all__ = ['SC_LAYER_RULES', 'SC_FORMS', 'SC_LATENTS', 'sc_layers', 'self_correlation', 'sc_windows',
+           'windowed_self_correlation_loss', 'self_correlation_loss', 'RssaConfig', 'Rssa']
 
 # %% ../../nbs/03i_rssa.ipynb #b3bab879
 SC_LAYER_RULES = ("code", "auto")
@@ -72,17 +72,23 @@ def self_correlation_loss(src_features: dict, tgt_features: dict, layers: list[s
     raise ConfigError(f"sc_form={form!r}: use one of {SC_FORMS} ('code': the authors' windows and sum; 'whole-map': older air_nb).")
 
 # %% ../../nbs/03i_rssa.ipynb #61742377
+SC_LATENTS = ("code", "step")
+
 @dataclass
 class RssaConfig(FewShotConfig):
-    "RSSA's self-correlation consistency: weight, form, layers (and the pooling of older air_nb's form)."
+    "RSSA's self-correlation consistency: weight, form, layers (and the pooling of older air_nb's form), which samples."
     sc_weight: float = 0.8
     sc_layers: Any = field(default="code", metadata={"legacy": "auto"})        # 'code', 'auto' (older air_nb) or a list of feature layers
     sc_form: str = field(default="code", metadata={"legacy": "whole-map"})     # 'code' (windows, sum) or 'whole-map' (older air_nb)
     sc_max_size: int = 32                                                     # 'whole-map' only: pooled side
+    sc_latents: str = field(default="code", metadata={"legacy": "step"})      # 'code' (own pass: fresh z, stored noise) or 'step' (older air_nb)
+    sc_batch: int = field(default=4, metadata={"legacy": 4})                  # 'code': fresh z per iteration (RSSA's feat_const_batch)
 
     def check(self, run):
         super().check(run)
         if self.sc_form not in SC_FORMS: raise ConfigError(f"sc_form={self.sc_form!r}: use one of {SC_FORMS}.")
+        if self.sc_latents not in SC_LATENTS: raise ConfigError(f"sc_latents={self.sc_latents!r}: use one of {SC_LATENTS}.")
+        if self.sc_batch < 1: raise ConfigError(f"sc_batch={self.sc_batch}: at least 1 (RSSA: 4).")
         if isinstance(self.sc_layers, str) and self.sc_layers not in SC_LAYER_RULES:
             raise ConfigError(f"sc_layers={self.sc_layers!r}: use one of {SC_LAYER_RULES} or a list of feature layers.")
 
@@ -92,10 +98,23 @@ class Rssa(FewShotMethod):
     "RSSA's self-correlation consistency (Xiao et al. 2022, Eq. 3-4) with the few-shot adversarial part; no dis_corr, no latent projection."
     name, config_class = "rssa", RssaConfig
 
+    def sc_features(self, latents, features):
+        "(source, adapted) feature maps the loss compares: a pass of their own (fresh z, stored noise) or the G phase's."
+        tr, c = self.trainer, self.config
+        if c.sc_latents == "step":
+            with torch.no_grad(): _, ref = tr.source.synthesize(latents, return_features=True)
+            return ref, features
+        G, S = tr.generator, tr.source
+        z = torch.randn(c.sc_batch, G.z_dim, generator=tr.rng).to(tr.device)
+        with torch.set_grad_enabled(getattr(self, "all_parameters", False)): w = G.latents(z, tr.run.truncation)
+        with torch.no_grad(): _, ref = S.synthesize(S.latents(z, tr.run.truncation), return_features=True, noise_mode="const")
+        _, feats = G.synthesize(w, return_features=True, noise_mode="const")
+        return ref, feats
+
     def extra_losses(self, step, latents, images, features):
-        with torch.no_grad(): _, ref = self.trainer.source.synthesize(latents, return_features=True)
         c = self.config
-        layers = sc_layers(features, images.shape[-1], c.sc_layers)
-        return {"sc": self_correlation_loss(ref, features, layers, c.sc_form, c.sc_max_size)}
+        ref, feats = self.sc_features(latents, features)
+        layers = sc_layers(feats, images.shape[-1], c.sc_layers)
+        return {"sc": self_correlation_loss(ref, feats, layers, c.sc_form, c.sc_max_size)}
 
     def loss_weights(self): return {**super().loss_weights(), "sc": self.config.sc_weight}
