@@ -4,7 +4,8 @@
 
 # %% ../../nbs/03j_asc.ipynb #8acf2b34
 from __future__ import annotations
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,27 +13,40 @@ import torch
 import torch.nn.functional as F
 
 from ..core.base import ConfigError
-from .idc import IdcConfig, Idc, feature_layers, kl_source_target
+from .idc import IDC_LAYERS, IdcConfig, Idc, feature_layers, kl_source_target
 from .base import register_method
 
 # %% auto #0
-__all__ = ['to_gray_uint8', 'farneback_flow', 'sobel_importance', 'sample_positions', 'bilinear_at', 'pair_similarities',
-           'asc_loss', 'AscConfig', 'Asc']
+__all__ = ['FLOW_GRAY', 'SOBEL_PADDING', 'IMPORTANCE_NORM', 'FEATURE_READ', 'ASC_CODE_LAYERS', 'to_gray_uint8', 'farneback_flow',
+           'sobel_importance', 'position_probabilities', 'sample_positions', 'bilinear_at', 'roi_align_at',
+           'pair_similarities', 'asc_loss', 'asc_layers', 'AscConfig', 'Asc']
 
 # %% ../../nbs/03j_asc.ipynb #49e2f65a
-def to_gray_uint8(images: torch.Tensor) -> np.ndarray:
-    "Images (B, 3, H, W) in [-1, 1] -> grey uint8 (B, H, W), min-max stretched to 0..255 per image."
-    g = (images.detach().float().cpu() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
-    lo, hi = g.flatten(1).min(1).values.view(-1, 1, 1), g.flatten(1).max(1).values.view(-1, 1, 1)
-    return ((g - lo) / (hi - lo).clamp_min(1e-8) * 255).round().to(torch.uint8).numpy()
+FLOW_GRAY: dict[str, str] = {
+    "code": "min-max of RGB x 255 to uint8, then OpenCV's BGR->grey applied to the RGB array (the authors' code)",
+    "rgb": "min-max of RGB x 255 to uint8, then RGB->grey (the channel order right)",
+    "luma": "601 luma of the RGB image, then min-max to 0..255 per image (air_nb before it followed the code)",
+}
+
+def to_gray_uint8(images: torch.Tensor, mode: str = "code") -> np.ndarray:
+    "Images (B, 3, H, W) in [-1, 1] -> grey uint8 (B, H, W), stretched to 0..255 per image as `FLOW_GRAY[mode]` says."
+    if mode not in FLOW_GRAY: raise ConfigError(f"flow_gray={mode!r}: choose one of {sorted(FLOW_GRAY)}.")
+    if mode == "luma":
+        g = (images.detach().float().cpu() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
+        lo, hi = g.flatten(1).min(1).values.view(-1, 1, 1), g.flatten(1).max(1).values.view(-1, 1, 1)
+        return ((g - lo) / (hi - lo).clamp_min(1e-8) * 255).round().to(torch.uint8).numpy()
+    import cv2
+    code = cv2.COLOR_BGR2GRAY if mode == "code" else cv2.COLOR_RGB2GRAY
+    rgb = images.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+    return np.stack([cv2.cvtColor(cv2.normalize(np.ascontiguousarray(x) * 255.0, None, 0, 255, cv2.NORM_MINMAX, cv2.CV_8U), code) for x in rgb])
 
 # %% ../../nbs/03j_asc.ipynb #0b6f0b7c
 def farneback_flow(prev: torch.Tensor, nxt: torch.Tensor, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
-                   iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1) -> torch.Tensor:
+                   iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1, gray: str = "code") -> torch.Tensor:
     "Farneback flow (B, 2, H, W) from each image of `prev` to the same image of `nxt` (both (B, 3, H, W) in [-1, 1]), on the CPU."
     try: import cv2
     except ImportError as e: raise ConfigError("ASC's optical flow needs OpenCV: pip install opencv-python-headless.") from e
-    a, b = to_gray_uint8(prev), to_gray_uint8(nxt)
+    a, b = to_gray_uint8(prev, gray), to_gray_uint8(nxt, gray)
     flows = [cv2.calcOpticalFlowFarneback(x, y, None, pyr_scale, levels, int(winsize), iterations, poly_n, poly_sigma, 0) for x, y in zip(a, b)]
     return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
 
@@ -43,11 +57,23 @@ def _gauss_kernel(k: int, sigma: float) -> torch.Tensor:
     return g / g.sum()
 
 # %% ../../nbs/03j_asc.ipynb #4a89b9a1
-def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0) -> torch.Tensor:
+SOBEL_PADDING: dict[str, str] = {
+    "zeros": "torchvision's grey, Sobel with zero padding (edges at the border), torchvision's Gaussian blur (the authors' code)",
+    "replicate": "601 grey, Sobel with replicate padding, a separable Gaussian blur (air_nb before it followed the code)",
+}
+
+def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0, padding: str = "zeros") -> torch.Tensor:
     "Edge response (B, H, W) of images (B, 3, H, W): |2×Sobel| of the grey image, Gaussian-blurred (kernel `blur`, 0: none)."
-    g = (images.detach().float().cpu() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    if padding not in SOBEL_PADDING: raise ConfigError(f"sobel_padding={padding!r}: choose one of {sorted(SOBEL_PADDING)}.")
+    x = images.detach().float().cpu()
     kx = torch.tensor([[2., 0, -2], [4, 0, -4], [2, 0, -2]])
     k = torch.stack([kx, kx.T])[:, None]
+    if padding == "zeros":
+        import torchvision.transforms.functional as TF
+        mag = F.conv2d(TF.rgb_to_grayscale(x), k, padding=1).square().sum(1, keepdim=True).sqrt()
+        if blur and blur > 1: mag = TF.gaussian_blur(mag, [blur, blur], [sigma, sigma])
+        return mag[:, 0]
+    g = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     gr = F.conv2d(F.pad(g, [1, 1, 1, 1], mode="replicate"), k)
     mag = gr.square().sum(1, keepdim=True).sqrt()
     if blur and blur > 1:
@@ -57,10 +83,15 @@ def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0) ->
     return mag[:, 0]
 
 # %% ../../nbs/03j_asc.ipynb #2f8ed4d5
-def sample_positions(importance: torch.Tensor, flow: torch.Tensor, size: int, m: int, quantile: float = 0.6,
-                     scope: str = "image", generator: torch.Generator | None = None):
-    """Positions `p` (B, m) drawn ∝ the pooled `importance` with unreliable flow masked out, uniform partners `q` (B, m)
-    (flat indices on the `size × size` grid), and the flow pooled to that grid in its units, (B, 2, size, size)."""
+IMPORTANCE_NORM: dict[str, str] = {
+    "minmax": "(ν - min ν) / (max ν - min ν) of the masked map (the authors' code)",
+    "sum": "ν / Σν (air_nb before it followed the code)",
+}
+
+def position_probabilities(importance: torch.Tensor, flow: torch.Tensor, size: int, quantile: float = 0.6,
+                           scope: str = "batch", norm: str = "minmax") -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling probabilities (B, size²) of the pooled `importance` with unreliable flow masked out, and the flow pooled
+    to the `size × size` grid in its units, (B, 2, size, size). A map with nothing to choose from is uniform."""
     b, _, h, w = flow.shape
     flow = flow.float()
     mag = (flow[:, 0].abs() + flow[:, 1].abs()).flatten(1)                          # (B, H*W), L1 as in the code
@@ -69,10 +100,20 @@ def sample_positions(importance: torch.Tensor, flow: torch.Tensor, size: int, m:
     mag_s = (flow_s[:, 0].abs() + flow_s[:, 1].abs()).flatten(1)
     nu = F.adaptive_avg_pool2d(importance[:, None].float(), size).flatten(1).relu().nan_to_num(0.0)
     nu = torch.where(mag_s > cut * (size / w), torch.zeros_like(nu), nu)
+    if norm == "minmax":
+        lo, hi = nu.min(1, keepdim=True).values, nu.max(1, keepdim=True).values
+        nu = (nu - lo) / (hi - lo).where(hi > lo, torch.ones_like(hi))
     total = nu.sum(1, keepdim=True)
     probs = torch.where(total > 0, nu / total.clamp_min(1e-30), torch.full_like(nu, 1.0 / nu.shape[1]))
+    return probs, flow_s
+
+def sample_positions(importance: torch.Tensor, flow: torch.Tensor, size: int, m: int, quantile: float = 0.6,
+                     scope: str = "batch", generator: torch.Generator | None = None, norm: str = "minmax"):
+    """Positions `p` (B, m) drawn with `position_probabilities`, uniform partners `q` (B, m) (flat indices on the
+    `size × size` grid), and the flow pooled to that grid in its units, (B, 2, size, size)."""
+    probs, flow_s = position_probabilities(importance, flow, size, quantile, scope, norm)
     p = torch.multinomial(probs, m, replacement=True, generator=generator)
-    q = torch.randint(0, size * size, (b, m), generator=generator)
+    q = torch.randint(0, size * size, (len(probs), m), generator=generator)
     return p, q, flow_s
 
 # %% ../../nbs/03j_asc.ipynb #c93cfda5
@@ -85,8 +126,21 @@ def bilinear_at(feat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.T
     return out * inside[:, None]
 
 # %% ../../nbs/03j_asc.ipynb #b81f9526
-def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor, q: torch.Tensor, flow_s: torch.Tensor):
-    "cos(f(p), f(q)) (B, m) on G_{n−α}'s grid and at the flow-displaced points on G_n's features."
+def roi_align_at(feat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    "Features (B, C, s, s) read at points x, y (B, m) as the reference code does: RoIAlign of the 1×1 box around each -> (B, C, m)."
+    from torchvision.ops import roi_align
+    b, m = x.shape
+    x, y = x.to(feat.dtype), y.to(feat.dtype)
+    idx = torch.arange(b, device=feat.device, dtype=feat.dtype)[:, None].expand(b, m)
+    boxes = torch.stack([idx, x - .5, y - .5, x + .5, y + .5], -1).reshape(-1, 5)
+    out = roi_align(feat, boxes, output_size=1, spatial_scale=1.0, sampling_ratio=-1, aligned=False)   # (B*m, C, 1, 1)
+    return out.reshape(b, m, -1).transpose(1, 2)
+
+FEATURE_READ: dict[str, Any] = {"roi_align": roi_align_at, "bilinear": bilinear_at}
+
+def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor, q: torch.Tensor, flow_s: torch.Tensor,
+                      read: str = "roi_align"):
+    "cos(f(p), f(q)) (B, m) on G_{n−α}'s grid and at the flow-displaced points on G_n's features (read by `FEATURE_READ[read]`)."
     b, c, s, _ = f_prev.shape
     flat = f_prev.flatten(2)
     take = lambda i: flat.gather(2, i[:, None].expand(-1, c, -1))                                       # (B, C, m)
@@ -94,29 +148,44 @@ def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor
     fl = flow_s.flatten(2).to(f_cur.device)                                                             # (B, 2, s*s)
     def moved(i):
         d = fl.gather(2, i[:, None].expand(-1, 2, -1))
-        return bilinear_at(f_cur, (i % s).to(f_cur.dtype) + d[:, 0], (i // s).to(f_cur.dtype) + d[:, 1])
+        return FEATURE_READ[read](f_cur, (i % s).to(f_cur.dtype) + d[:, 0], (i // s).to(f_cur.dtype) + d[:, 1])
     tgt = F.cosine_similarity(moved(p), moved(q), dim=1)
     return src, tgt
 
 # %% ../../nbs/03j_asc.ipynb #e3dcbc2b
-def asc_loss(src: list[torch.Tensor], tgt: list[torch.Tensor], softmax: str = "per_layer") -> torch.Tensor:
+def asc_loss(src: list[torch.Tensor], tgt: list[torch.Tensor], softmax: str = "joint") -> torch.Tensor:
     "KL(φ_{n−α} ‖ φ_n) of the pair similarities: per layer then averaged (paper), or one softmax over all layers' pairs (code)."
+    if softmax not in ("joint", "per_layer"): raise ConfigError(f"asc_softmax={softmax!r}: 'joint' (the code) or 'per_layer' (paper).")
     if softmax == "joint": return kl_source_target(torch.cat(src, 1), torch.cat(tgt, 1))
     return torch.stack([kl_source_target(s, t) for s, t in zip(src, tgt)]).mean()
 
 # %% ../../nbs/03j_asc.ipynb #ce819df6
+ASC_CODE_LAYERS = range(1, 11)   # the reference code's LFC_layers "1,...,10": indices into the feature list
+
+def asc_layers(features: dict, layers: Any = "code") -> list[str]:
+    "The layers of ASC's term: 'code' = feature indices 1..10 (those that exist), else as `feature_layers`."
+    if layers in ("code", None):
+        names = list(features)
+        if len(names) < 2: raise ConfigError(f"the generator gives {len(names)} feature maps; 'code' layers need at least 2.")
+        return [names[i] for i in ASC_CODE_LAYERS if i < len(names)]
+    return feature_layers(features, layers)
+
 @dataclass
 class AscConfig(IdcConfig):
     "ASC: IDC's fields (here against G_{n−α}; `kl_weight` is λ_prog) plus the align-free spatial correlation."
     lambda_idc: float = 1.0
     lambda_asc: float = 200.0
-    asc_layers: Any = "auto"
+    asc_layers: Any = field(default="code", metadata={"legacy": "auto"})   # 'code' (indices 1..10), 'auto', 'all' or a list
     positions_per_side: float = 2.0       # M_l = positions_per_side * sqrt(H_l W_l)
     flow_quantile: float = 0.6            # η
-    flow_quantile_scope: str = "image"    # 'image' (paper) or 'batch' (reference code)
-    sobel_on: str = "previous"            # 'previous' = G_{n-α} (paper) or 'current' = G_n (reference code)
-    asc_softmax: str = "per_layer"        # 'per_layer' (paper) or 'joint' (reference code)
-    flow_winsize: float = 16.0            # Farneback window at iteration 0 (16 at 256 px)
+    flow_quantile_scope: str = field(default="batch", metadata={"legacy": "image"})        # 'batch' (code) or 'image' (paper)
+    sobel_on: str = field(default="current", metadata={"legacy": "previous"})              # 'current' = G_n (code) or 'previous' = G_{n-α} (paper)
+    asc_softmax: str = field(default="joint", metadata={"legacy": "per_layer"})            # 'joint' (code) or 'per_layer' (paper)
+    flow_gray: str = field(default="code", metadata={"legacy": "luma"})                    # see `FLOW_GRAY`
+    sobel_padding: str = field(default="zeros", metadata={"legacy": "replicate"})          # see `SOBEL_PADDING`
+    importance_norm: str = field(default="minmax", metadata={"legacy": "sum"})             # see `IMPORTANCE_NORM`
+    feature_read: str = field(default="roi_align", metadata={"legacy": "bilinear"})        # see `FEATURE_READ`
+    flow_winsize: float = 16.0            # Farneback window before iteration 0 (16 at 256 px)
     flow_winsize_growth: float = 1.0002
     flow_winsize_max: float = 32.0
     sobel_blur: int = 7                   # Gaussian blur of the edge map (kernel; 0: none) and its sigma
@@ -124,8 +193,12 @@ class AscConfig(IdcConfig):
 
     def check(self, run):
         super().check(run)
-        for k, ok in (("flow_quantile_scope", ("image", "batch")), ("sobel_on", ("previous", "current")), ("asc_softmax", ("per_layer", "joint"))):
-            if getattr(self, k) not in ok: raise ConfigError(f"{k}={getattr(self, k)!r}: one of {ok} (the first is the paper's).")
+        for k, ok in (("flow_quantile_scope", ("batch", "image")), ("sobel_on", ("current", "previous")), ("asc_softmax", ("joint", "per_layer")),
+                      ("flow_gray", tuple(FLOW_GRAY)), ("sobel_padding", tuple(SOBEL_PADDING)), ("importance_norm", tuple(IMPORTANCE_NORM)),
+                      ("feature_read", tuple(FEATURE_READ))):
+            if getattr(self, k) not in ok: raise ConfigError(f"{k}={getattr(self, k)!r}: one of {ok} (the first is the code's).")
+        if isinstance(self.asc_layers, str) and self.asc_layers not in IDC_LAYERS:
+            raise ConfigError(f"asc_layers={self.asc_layers!r}: one of {sorted(IDC_LAYERS)} or a list of feature-map names.")
         if not 0 < self.flow_quantile <= 1: raise ConfigError(f"flow_quantile={self.flow_quantile}: in (0, 1] (paper: 0.6).")
         if self.flow_winsize < 1 or self.positions_per_side <= 0: raise ConfigError("flow_winsize must be >= 1 and positions_per_side > 0.")
 
@@ -138,26 +211,49 @@ class Asc(Idc):
     def reference(self): return self.trainer.ema
 
     def winsize(self, step: int) -> int:
+        "The Farneback window at iteration `step`: the code multiplies it by the growth before each use while below the maximum."
         c = self.config
-        return int(min(c.flow_winsize_max, c.flow_winsize * c.flow_winsize_growth ** step)) if c.flow_winsize < c.flow_winsize_max else int(c.flow_winsize)
+        w, g = float(c.flow_winsize), float(c.flow_winsize_growth)
+        if g <= 1 or w >= c.flow_winsize_max: return int(w)
+        n = min(step + 1, math.ceil(math.log(c.flow_winsize_max / w) / math.log(g)) + 2)
+        for _ in range(n):
+            if w >= c.flow_winsize_max: break
+            w *= g
+        return int(w)
 
-    def asc_term(self, step, images_prev, images, feats_prev, feats):
+    def asc_pairs(self, step, images_prev, images, feats_prev, feats, positions: list | None = None) -> dict:
+        """What the ASC term compares: per layer the sampling probabilities, positions p, partners q and the pair similarities
+        of G_{n−α} (`src`) and G_n (`tgt`). `positions`: given (p, q) per layer instead of drawing them from the trainer's RNG."""
         c, tr = self.config, self.trainer
         with tr.timer("flow"):
-            flow = farneback_flow(images_prev, images, self.winsize(step))
-            imp = sobel_importance(images_prev if c.sobel_on == "previous" else images, c.sobel_blur, c.sobel_sigma)
-        src, tgt = [], []
-        for l in feature_layers(feats, c.asc_layers):
+            flow = farneback_flow(images_prev, images, self.winsize(step), gray=c.flow_gray)
+            imp = sobel_importance(images_prev if c.sobel_on == "previous" else images, c.sobel_blur, c.sobel_sigma, c.sobel_padding)
+        out = {k: [] for k in ("layers", "probs", "p", "q", "src", "tgt")}
+        for j, l in enumerate(asc_layers(feats, c.asc_layers)):
             s = feats[l].shape[-1]
-            p, q, flow_s = sample_positions(imp, flow, s, max(1, round(c.positions_per_side * s)), c.flow_quantile, c.flow_quantile_scope, tr.rng)
+            probs, flow_s = position_probabilities(imp, flow, s, c.flow_quantile, c.flow_quantile_scope, c.importance_norm)
+            if positions is None:
+                m = max(1, round(c.positions_per_side * s))
+                p = torch.multinomial(probs, m, replacement=True, generator=tr.rng)
+                q = torch.randint(0, s * s, (len(probs), m), generator=tr.rng)
+            else: p, q = positions[j]
             dev = feats[l].device
-            a, b = pair_similarities(feats_prev[l], feats[l], p.to(dev), q.to(dev), flow_s)
-            src.append(a); tgt.append(b)
-        return asc_loss(src, tgt, c.asc_softmax)
+            a, b = pair_similarities(feats_prev[l], feats[l], p.to(dev), q.to(dev), flow_s, c.feature_read)
+            for k, v in zip(out, (l, probs, p, q, a, b)): out[k].append(v)
+        return out
+
+    def asc_term(self, step, images_prev, images, feats_prev, feats, positions: list | None = None) -> torch.Tensor:
+        "L_asc between G_{n−α}'s and G_n's images and features (see `asc_pairs`)."
+        pairs = self.asc_pairs(step, images_prev, images, feats_prev, feats, positions)
+        return asc_loss(pairs["src"], pairs["tgt"], self.config.asc_softmax)
 
     def extra_losses(self, step, latents, images, features):
-        with torch.no_grad(): prev, ref = self.reference().synthesize(latents, return_features=True)
-        return {"idc": self.idc_term(latents, features, ref), "asc": self.asc_term(step, prev, images, ref, features)}
+        (prev, ref), (cur, feats) = self.consistency_pair(latents, features, images=True)
+        terms = {"idc": self.idc_term(latents, feats, ref)}
+        if self.config.consistency_batch is not None:      # the code draws a second batch for the spatial term
+            (prev, ref), (cur, feats) = self.consistency_pair(latents, features, images=True)
+        terms["asc"] = self.asc_term(step, prev, images if cur is None else cur, ref, feats)
+        return terms
 
     def loss_weights(self):
         c = self.config

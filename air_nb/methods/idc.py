@@ -4,7 +4,8 @@
 
 # %% ../../nbs/03h_idc.ipynb #3bd9587b
 from __future__ import annotations
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,16 +16,32 @@ from .freezed import FewShotConfig, FewShotMethod
 from .base import register_method
 
 # %% auto #0
-__all__ = ['feature_layers', 'pairwise_similarities', 'kl_source_target', 'idc_loss', 'IdcConfig', 'Idc']
+__all__ = ['IDC_LAYERS', 'IDC_LAYER_SAMPLING', 'feature_layers', 'pairwise_similarities', 'kl_source_target', 'idc_loss',
+           'IdcConfig', 'Idc']
 
 # %% ../../nbs/03h_idc.ipynb #577faaae
-def feature_layers(features: dict, layers: Any = "auto") -> list[str]:
-    "The layer names to use: 'auto' = all but the first and the last feature map; or an explicit list (checked)."
+IDC_LAYERS: dict[str, str] = {
+    "code": "every feature map but the first (the authors' code: rosinality indices 1 .. n_latent - 2; 12 maps at 256 px)",
+    "auto": "one map per resolution (the block outputs), all but the first and the last (air_nb before it followed the code)",
+    "all": "every feature map",
+}
+
+def _block_outputs(names: list[str]) -> list[str]:
+    "The maps `synthesize` reported before it listed every convolution: StyleGAN2's `b{res}.conv0` maps left out."
+    return [n for n in names if not re.fullmatch(r"b\d+\.conv0", n)]
+
+def feature_layers(features: dict, layers: Any = "code") -> list[str]:
+    "The layer names to use: a name of `IDC_LAYERS` or an explicit list (checked)."
     names = list(features)
-    if layers in ("auto", None):
-        if len(names) < 3: raise ConfigError(f"the generator gives {len(names)} feature maps; 'auto' layers need at least 3 (all but the first and last).")
+    if layers in ("code", None):
+        if len(names) < 2: raise ConfigError(f"the generator gives {len(names)} feature maps; 'code' layers need at least 2 (all but the first).")
+        return names[1:]
+    if layers == "auto":
+        names = _block_outputs(names)
+        if len(names) < 3: raise ConfigError(f"the generator gives {len(names)} block outputs; 'auto' layers need at least 3 (all but the first and last).")
         return names[1:-1]
     if layers == "all": return names
+    if isinstance(layers, str): raise ConfigError(f"layers={layers!r}: one of {list(IDC_LAYERS)} or a list of feature-map names.")
     bad = [l for l in layers if l not in features]
     if bad: raise ConfigError(f"unknown feature layer(s) {bad}; this generator has {names}.")
     return list(layers)
@@ -54,17 +71,27 @@ def idc_loss(src_features: dict, tgt_features: dict, layers: list[str], row_laye
     return kl_source_target(src[row_layers, rows], tgt[row_layers, rows])
 
 # %% ../../nbs/03h_idc.ipynb #43458430
+IDC_LAYER_SAMPLING: dict[str, str] = {
+    "random": "one layer per anchor row, drawn from the trainer's random generator (the authors' code)",
+    "all": "the mean over the layers (the paper's sum over layers, scaled; air_nb before it followed the code)",
+}
+
 @dataclass
 class IdcConfig(FewShotConfig):
-    "IDC: the few-shot fields plus the distance-consistency weight and layers."
+    "IDC: the few-shot fields plus the distance-consistency weight, layers and batch."
     kl_weight: float = 1000.0
-    idc_layers: Any = "auto"              # 'auto' (all but the first and last feature map), 'all', or a list of names
-    idc_layer_sampling: str = "all"       # 'all': mean over the layers (paper, Eq. 2); 'random': one layer per row (code)
+    idc_layers: Any = field(default="code", metadata={"legacy": "auto"})                 # a name of `IDC_LAYERS` or a list of names
+    idc_layer_sampling: str = field(default="random", metadata={"legacy": "all"})        # see `IDC_LAYER_SAMPLING`
+    consistency_batch: int | None = field(default=4, metadata={"legacy": None})          # fresh z per iteration (code: 4); None: the G phase's
 
     def check(self, run):
         super().check(run)
-        if self.idc_layer_sampling not in ("all", "random"):
-            raise ConfigError(f"idc_layer_sampling={self.idc_layer_sampling!r}: 'all' (paper) or 'random' (reference code).")
+        if self.idc_layer_sampling not in IDC_LAYER_SAMPLING:
+            raise ConfigError(f"idc_layer_sampling={self.idc_layer_sampling!r}: choose one of {sorted(IDC_LAYER_SAMPLING)}.")
+        if isinstance(self.idc_layers, str) and self.idc_layers not in IDC_LAYERS:
+            raise ConfigError(f"idc_layers={self.idc_layers!r}: one of {sorted(IDC_LAYERS)} or a list of feature-map names.")
+        if self.consistency_batch is not None and self.consistency_batch < 2:
+            raise ConfigError(f"consistency_batch={self.consistency_batch}: None (the G phase's batch) or >= 2 (the code: 4).")
 
 # %% ../../nbs/03h_idc.ipynb #ea70efd8
 @register_method
@@ -76,15 +103,30 @@ class Idc(FewShotMethod):
         "The generator the similarities are kept from: IDC's frozen source."
         return self.trainer.source
 
-    def idc_term(self, latents: torch.Tensor, features: dict, ref_features: dict) -> torch.Tensor:
+    def consistency_pair(self, latents: torch.Tensor, features: dict, images: bool = False) -> tuple:
+        """(reference features, trained features) for a consistency term: on a fresh batch of `consistency_batch` z,
+        each generator mapping them itself (the code), or (None) on the G phase's `latents` and `features`.
+        With `images`: ((reference images, features), (trained images, features)); the trained images are None in the second case."""
+        tr, n = self.trainer, self.config.consistency_batch
+        if n is None:
+            with torch.no_grad(): ref_img, ref = self.reference().synthesize(latents, return_features=True)
+            return ((ref_img, ref), (None, features)) if images else (ref, features)
+        z = torch.randn(n, tr.source.z_dim, generator=tr.rng).to(tr.device)
+        R, G = self.reference(), tr.generator
+        with torch.no_grad(): ref_img, ref = R.synthesize(R.latents(z, tr.run.truncation), return_features=True)
+        with torch.set_grad_enabled(self.all_parameters): w = (G if self.all_parameters else tr.source).latents(z, tr.run.truncation)
+        img, feats = G.synthesize(w, return_features=True)
+        return ((ref_img, ref), (img, feats)) if images else (ref, feats)
+
+    def idc_term(self, latents: torch.Tensor, features: dict, ref_features: dict, rows: torch.Tensor | None = None) -> torch.Tensor:
+        "L_idc on the layers of `idc_layers`; with 'random' sampling one layer per row, from the trainer's RNG unless `rows` is given."
         layers = feature_layers(features, self.config.idc_layers)
-        rows = None
-        if self.config.idc_layer_sampling == "random":
-            rows = torch.randint(len(layers), (len(latents),), generator=self.trainer.rng).to(latents.device)
-        return idc_loss(ref_features, features, layers, rows)
+        if self.config.idc_layer_sampling == "random" and rows is None:
+            rows = torch.randint(len(layers), (len(next(iter(features.values()))),), generator=self.trainer.rng)
+        return idc_loss(ref_features, features, layers, None if rows is None else rows.to(next(iter(features.values())).device))
 
     def extra_losses(self, step, latents, images, features):
-        with torch.no_grad(): _, ref = self.reference().synthesize(latents, return_features=True)
-        return {"idc": self.idc_term(latents, features, ref)}
+        ref, feats = self.consistency_pair(latents, features)
+        return {"idc": self.idc_term(latents, feats, ref)}
 
     def loss_weights(self): return {**super().loss_weights(), "idc": self.config.kl_weight}
