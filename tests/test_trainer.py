@@ -14,6 +14,8 @@ from air_nb.clip.models import tiny_random_clip
 from air_nb.methods.losses import global_clip_loss
 from air_nb.training.trainer import adapt, AdaptationDiverged, make_config, fields_for, PRESETS, Method, METHODS, Trainer, register_method
 from air_nb.training import runs
+from air_nb.training.trainer import get_method
+from air_nb.methods.base import RunConfig, legacy_values
 
 TESTS = Path(__file__).resolve().parent
 
@@ -70,7 +72,7 @@ def test_run_folder_contents(tmp_path):
     cfg = runs.read_config(out)
     assert cfg["method"] == "air" and cfg["resolved"]["thresh_iter"] == 6 and cfg["resolved"]["interval_iter"] == 2
     doc = load_json(out / runs.CONFIG)
-    assert doc["format"] == 2 and "t_int" in doc["method_config"] and "t_int" not in doc["run"] and "lr" in doc["run"]
+    assert doc["format"] == runs.CONFIG_FORMAT and "t_int" in doc["method_config"] and "t_int" not in doc["run"] and "lr" in doc["run"]
     lines = (out / runs.LOSSES).read_text().splitlines()
     assert len(lines) == 11 and "adaptive" in lines[0].split(",")          # a term only later rows have keeps its column
     prompts = load_json(out / "prompts.json")
@@ -179,13 +181,21 @@ WORLD1_SKETCH = dict(generator=str(TESTS / "fixtures" / "world1-shapes-photo.saf
 WORLD1_AIR = dict(prompt_latents=256, prompt_steps=100, prompt_lr=0.002, prompt_templates=True, n_ctx=1, ctx_init="a", encode_batch=128)
 
 
+def legacy_settings(method: str) -> dict:
+    "The values of every field added or changed to follow the authors' code that give air_nb's earlier behaviour."
+    return {**legacy_values(RunConfig), **legacy_values(get_method(method).config_class)}
+
+
 @pytest.mark.parametrize("method", ["nada", "air"])
 def test_same_results_as_the_pre_redesign_loop(method):
     """tests/fixtures/reference/adapt_f03f112*.pt were written by `adapt(preset="shapes-photo-to-sketch", method=m, seed=0)`
-    of commit f03f112 (world 1: WORLD1_SKETCH) with one thread: per-iteration loss terms and the final EMA generator's images for fixed latents."""
+    of commit f03f112 (world 1: WORLD1_SKETCH) with one thread: per-iteration loss terms and the final EMA generator's images for fixed latents.
+    Defaults now follow the authors' code, so the run names the legacy value of every field that changed: the switches
+    reproduce the earlier loop exactly."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try: r = adapt(dict(WORLD1_SKETCH, **(WORLD1_AIR if method == "air" else {})), method=method, seed=0, progress=False, device="cpu")
+    try: r = adapt(dict(WORLD1_SKETCH, **(WORLD1_AIR if method == "air" else {}), **legacy_settings(method)), method=method, seed=0,
+                   progress=False, device="cpu")
     finally: torch.set_num_threads(threads)
     assert len(r.history) == 200
     def mismatch(ref) -> str | None:

@@ -5,7 +5,7 @@
 # %% ../../nbs/03a_method.ipynb #15d585de
 from __future__ import annotations
 import dataclasses, typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,7 +16,13 @@ from ..core.base import ConfigError
 from ..core.registry import Registry
 
 # %% auto #0
-__all__ = ['METHODS', 'RunConfig', 'checked', 'Method', 'register_method']
+__all__ = ['NOISE_MODES', 'METHODS', 'RunConfig', 'legacy_values', 'checked', 'Method', 'register_method']
+
+# %% ../../nbs/03a_method.ipynb #173e6460
+NOISE_MODES: dict[str, str] = {
+    "random": "fresh noise on every generator call while training, drawn from the run's own random generator (the authors' code)",
+    "stored": "the generator's fixed noise maps (RSSA's code; air_nb before it followed the code)",
+}
 
 # %% ../../nbs/03a_method.ipynb #2e5b3f11
 @dataclass
@@ -43,6 +49,9 @@ class RunConfig:
     device: str = "auto"
     truncation: float = 1.0               # of the training latents
     trainable: Any = "all"                # 'all' trainable layers of the generator, or a list of their names
+    noise: str = field(default="random", metadata={"legacy": "stored"})   # generator noise while training: see `NOISE_MODES`
+    start_weights: str | None = field(default=None, metadata={"legacy": "ema"})    # None: the method's; 'ema': every copy from the EMA weights
+    output_generator: str | None = field(default=None, metadata={"legacy": "ema"}) # None: the method's ('raw' NADA, 'ema' the rest); 'raw' / 'ema'
     n_samples: int = 8
     sample_truncation: float = 0.7
     sample_every: int | None = None       # None: iterations // 10
@@ -64,10 +73,18 @@ def check(self: RunConfig):
     _check(self.grad_clip is None or self.grad_clip >= 0, f"grad_clip={self.grad_clip}: None or 0 (no clipping) or a norm > 0, e.g. 5.")
     _check(self.n_samples >= 1 and self.keep_checkpoints >= 1, "n_samples and keep_checkpoints must be >= 1.")
     _check(len(self.betas) == 2, f"betas={self.betas}: two numbers, e.g. (0.0, 0.99).")
+    _check(self.noise in NOISE_MODES, f"noise={self.noise!r}: choose one of {sorted(NOISE_MODES)}.")
+    _check(self.start_weights in (None, "method", "ema"), f"start_weights={self.start_weights!r}: None (the method's choice) or 'ema'.")
+    _check(self.output_generator in (None, "method", "raw", "ema"), f"output_generator={self.output_generator!r}: None (the method's choice), 'raw' or 'ema'.")
 
 # %% ../../nbs/03a_method.ipynb #d329f813
 def _check(ok: bool, msg: str):
     if not ok: raise ConfigError(msg)
+
+# %% ../../nbs/03a_method.ipynb #b7ed42f7
+def legacy_values(cls) -> dict[str, Any]:
+    "The `legacy` metadata of the dataclass `cls`'s fields: `{field: value that reproduces air_nb's earlier behaviour}`."
+    return {f.name: f.metadata["legacy"] for f in dataclasses.fields(cls) if "legacy" in f.metadata}
 
 # %% ../../nbs/03a_method.ipynb #e760f68e
 def _type_ok(value, hint) -> tuple[bool, Any]:
@@ -103,18 +120,24 @@ class Method:
     "Base of every method. Subclasses set `name` and `config_class` and give `losses`; every other hook has a default."
     name: str = ""
     config_class: type = type(None)
-    phases: tuple[str, ...] = ("G",)       # one optimiser each, stepped in this order; few-shot methods use ("D", "G")
+    phases: tuple[str, ...] = ("G",)       # stepped in this order; few-shot methods use ("D", "D_reg", "G", "G_reg")
+    main_phase: str = "G"                  # its terms are logged without a prefix (`loss`, ...); other phases' as `<phase>_...`
+    start_weights: dict = {"generator": "ema", "source": "ema", "ema": "ema"}   # which of a checkpoint's weight sets each copy starts from
+    output_generator: str = "ema"          # the copy saved as generator.safetensors and evaluated: 'ema' or 'raw' (the trained one)
 
     def __init__(self, config, run: "RunConfig"): self.config, self.run = config, run
     def setup(self, trainer: "Trainer") -> None:
         "Build what the method needs (text features, reference models, ...): called once, before any checkpoint is loaded."
         self.trainer = trainer
+    def optimizer_of(self, phase: str) -> str:
+        "The phase whose optimiser `phase` steps (a lazy regulariser steps its phase's optimiser: 'D_reg' -> 'D')."
+        return phase.removesuffix("_reg")
     def parameters(self, phase: str) -> list[torch.nn.Parameter]:
         "The parameters of `phase`'s optimiser (default: the generator's trainable layers)."
         return self.trainer.trainable_parameters
     def before_step(self, step: int) -> None: "Per-iteration work before the batch is drawn (AIR: anchor refresh; NADA: layer selection)."
     def losses(self, phase: str, step: int, batch: dict) -> dict[str, torch.Tensor]:
-        "Named loss terms of `phase` at `step`; the trainer sums them with `loss_weights`."
+        "Named loss terms of `phase` at `step`; the trainer sums them with `loss_weights` (none: the phase makes no step)."
         raise NotImplementedError
     def loss_weights(self) -> dict[str, float]: return {}
     def after_step(self, step: int) -> None: "Per-iteration work after the optimiser steps."

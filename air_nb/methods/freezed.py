@@ -5,7 +5,7 @@
 # %% ../../nbs/03g_freezed.ipynb #8ef1da11
 from __future__ import annotations
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,9 +22,9 @@ from ..models.base import GENERATOR_PRESETS
 from .base import Method, register_method
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'TARGET_SOURCES', 'PAPER_FEWSHOT_SETS', 'PAPER_FEWSHOT_DOMAINS', 'TargetSource',
-           'load_target_images', 'target_reference_images', 'paper_set_folder', 'FewShotConfig',
-           'resolve_discriminator', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
+__all__ = ['IMAGE_SUFFIXES', 'TARGET_SOURCES', 'PAPER_FEWSHOT_SETS', 'PAPER_FEWSHOT_DOMAINS', 'LAZY_REGULARIZATION',
+           'GENERATOR_PARAMETERS', 'TargetSource', 'load_target_images', 'target_reference_images', 'paper_set_folder',
+           'FewShotConfig', 'resolve_discriminator', 'FewShotMethod', 'FreezedConfig', 'FreezeD']
 
 # %% ../../nbs/03g_freezed.ipynb #ad9078c6
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -141,6 +141,16 @@ def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> 
     if what is None: raise ConfigError(f"{entry['title']} has no test set (the papers measure no FID on it).")
     raise MissingWeightsError(f"target_images={spec!r}: {folder} holds no images. Download {what} and unpack the images into {folder}.")
 
+# %% ../../nbs/03g_freezed.ipynb #4c4faf99
+LAZY_REGULARIZATION: dict[str, str] = {
+    "separate": "R1 and path length as their own backward pass and optimiser step (D_reg, G_reg phases), path length on its own batch (the code)",
+    "summed": "R1 added to the D loss and path length to the G loss of the same iteration (air_nb before)",
+}
+GENERATOR_PARAMETERS: dict[str, str] = {
+    "all": "every parameter of G: mapping (z -> w through the trained mapping), learned constant, toRGB (the code)",
+    "trainable-layers": "the run's `trainable` layers (synthesis convolutions); w from the frozen source's mapping (air_nb before)",
+}
+
 # %% ../../nbs/03g_freezed.ipynb #34144c84
 @dataclass
 class FewShotConfig:
@@ -164,6 +174,8 @@ class FewShotConfig:
     pl_decay: float = 0.01
     lazy_lr_scaling: bool = True          # Adam lr·c and β2^c per phase, c = k/(k+1) (G: k = pl_interval, D: k = r1_interval), as IDC
     d_lr: float | None = None             # D's learning rate before that scaling (None: the run's lr)
+    lazy_regularization: str = field(default="separate", metadata={"legacy": "summed"})       # see `LAZY_REGULARIZATION`
+    generator_parameters: str = field(default="all", metadata={"legacy": "trainable-layers"})  # see `GENERATOR_PARAMETERS`
 
     def check(self, run):
         if self.shots < 1: raise ConfigError(f"shots={self.shots}: give a whole number >= 1 (5 or 10 in the papers).")
@@ -175,6 +187,10 @@ class FewShotConfig:
             raise ConfigError(f"path length: pl_weight={self.pl_weight} >= 0, pl_interval={self.pl_interval} >= 1, "
                               f"pl_batch_shrink={self.pl_batch_shrink} >= 1, pl_decay={self.pl_decay} in (0, 1] (IDC: 2, 4, 2, 0.01).")
         if self.d_lr is not None and self.d_lr <= 0: raise ConfigError(f"d_lr={self.d_lr}: None (the run's lr) or > 0.")
+        if self.lazy_regularization not in LAZY_REGULARIZATION:
+            raise ConfigError(f"lazy_regularization={self.lazy_regularization!r}: choose one of {sorted(LAZY_REGULARIZATION)}.")
+        if self.generator_parameters not in GENERATOR_PARAMETERS:
+            raise ConfigError(f"generator_parameters={self.generator_parameters!r}: choose one of {sorted(GENERATOR_PARAMETERS)}.")
         if run.batch < 2: raise ConfigError(f"batch={run.batch}: few-shot methods need at least 2 (minibatch standard deviation; IDC's similarities).")
 
 # %% ../../nbs/03g_freezed.ipynb #332df3f4
@@ -205,11 +221,18 @@ def _read_discriminator(path: Path, device, patch_resolution: int) -> StyleGAN2D
 # %% ../../nbs/03g_freezed.ipynb #6ea15739
 class FewShotMethod(Method):
     "Base of the few-shot methods: K images, a discriminator, D and G phases with the non-saturating loss, lazy R1 and path length, style mixing, anchors."
-    phases = ("D", "G")
+    start_weights = {"generator": "raw", "source": "raw", "ema": "ema"}   # IDC / ASC: G and source from ckpt["g"], EMA from ckpt["g_ema"]
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return ("D", "D_reg", "G", "G_reg") if self.config.lazy_regularization == "separate" else ("D", "G")
 
     def setup(self, trainer):
         super().setup(trainer)
         c, G = self.config, trainer.generator
+        # every parameter of G, unless the run names its own trainable layers
+        self.all_parameters = c.generator_parameters == "all" and trainer.run.trainable in ("all", None)
+        if self.all_parameters: G.requires_grad_(True)
         res = G.resolution
         self.targets = load_target_images(c.target_images, c.shots, res, c.target_seed).to(trainer.device)
         self.patch_res = c.patch_resolution or max(8, res // 8)
@@ -238,7 +261,8 @@ def resolved(self: FewShotMethod):
 def parameters(self: FewShotMethod, phase):
     "The phase's parameters as one Adam group; with `lazy_lr_scaling`, lr·c and β2^c (c = k/(k+1)) as IDC and StyleGAN2."
     c, run = self.config, self.run
-    params = [p for p in self.D.parameters() if p.requires_grad] if phase == "D" else self.trainer.trainable_parameters
+    if phase == "D": params = [p for p in self.D.parameters() if p.requires_grad]
+    else: params = list(self.trainer.generator.parameters()) if self.all_parameters else self.trainer.trainable_parameters
     k = c.r1_interval if phase == "D" else c.pl_interval
     ratio = k / (k + 1) if c.lazy_lr_scaling else 1.0
     lr = (c.d_lr or run.lr) if phase == "D" else run.lr
@@ -265,19 +289,32 @@ def before_step(self: FewShotMethod, step):
         self.mix_z = torch.randn(tr.run.batch, tr.source.z_dim, generator=tr.rng).to(tr.device)    # the second latents
         self.mix_at = int(torch.randint(1, tr.source.num_ws, (), generator=tr.rng))                # W+ entries from here on
     self.pl_noise_seed = int(torch.randint(0, 2**31 - 1, (), generator=tr.rng)) if self.is_pl_step(step) else None
+    self.pl_z, self.pl_mix = None, None
+    if self.is_pl_step(step) and c.lazy_regularization == "separate":     # path length's own batch, style-mixed like the code's
+        n = max(1, tr.run.batch // c.pl_batch_shrink)
+        self.pl_z = torch.randn(n, tr.source.z_dim, generator=tr.rng).to(tr.device)
+        if c.mixing > 0 and tr.source.num_ws > 1 and float(torch.rand((), generator=tr.rng)) < c.mixing:
+            self.pl_mix = (torch.randn(n, tr.source.z_dim, generator=tr.rng).to(tr.device), int(torch.randint(1, tr.source.num_ws, (), generator=tr.rng)))
 
 # %% ../../nbs/03g_freezed.ipynb #f02909a6
 @patch
-def latents(self: FewShotMethod, batch: dict) -> torch.Tensor:
-    "This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch (style-mixed: W+ from two latents)."
+def latents(self: FewShotMethod, batch: dict, grad: bool = False) -> torch.Tensor:
+    """This iteration's latents: the anchors' on an anchor iteration, else the trainer's batch (style-mixed: W+ from two
+    latents). Mapped by the trained G when it trains every parameter (with gradients if `grad`), else by the frozen source."""
     tr = self.trainer
-    with torch.no_grad():
-        if self.step_z is not None: return tr.source.latents(self.step_z, tr.run.truncation)
-        w = batch["latents"]
-        if self.mix_z is None: return w
-        w = tr.source.as_w_plus(w).clone()
-        w[:, self.mix_at:] = tr.source.as_w_plus(tr.source.latents(self.mix_z, tr.run.truncation))[:, self.mix_at:]
-        return w
+    G = tr.generator if self.all_parameters else tr.source
+    with torch.set_grad_enabled(grad and self.all_parameters):
+        if self.step_z is not None: return G.latents(self.step_z, tr.run.truncation)
+        w = G.latents(batch["z"], tr.run.truncation) if self.all_parameters else batch["latents"]
+        return self._mixed(G, w, None if self.mix_z is None else (self.mix_z, self.mix_at))
+
+@patch
+def _mixed(self: FewShotMethod, G, w: torch.Tensor, mix: tuple | None) -> torch.Tensor:
+    "`w`, or W+ with the entries from `mix = (z2, at)` on taken from `z2`'s latents."
+    if mix is None: return w
+    z2, at = mix
+    w, w2 = G.as_w_plus(w), G.as_w_plus(G.latents(z2, self.trainer.run.truncation))
+    return torch.cat([w[:, :at], w2[:, at:]], 1)
 
 # %% ../../nbs/03g_freezed.ipynb #b187e731
 @patch
@@ -293,10 +330,12 @@ def real_batch(self: FewShotMethod) -> torch.Tensor:
 
 # %% ../../nbs/03g_freezed.ipynb #8af63508
 @patch
-def path_length(self: FewShotMethod, w: torch.Tensor) -> torch.Tensor:
-    "StyleGAN2's path-length penalty on the first batch / `pl_batch_shrink` latents; updates the running mean."
+def path_length(self: FewShotMethod, w: torch.Tensor, shrink: bool = True) -> torch.Tensor:
+    """StyleGAN2's path-length penalty on `w` (its first batch / `pl_batch_shrink` rows if `shrink`); updates the running
+    mean. Latents that carry gradients (a trained mapping) pass the penalty's gradient on to the mapping, as the code's do."""
     c, G = self.config, self.trainer.generator
-    wp = G.as_w_plus(w[:max(1, len(w) // c.pl_batch_shrink)]).detach().requires_grad_(True)
+    wp = G.as_w_plus(w[:max(1, len(w) // c.pl_batch_shrink)] if shrink else w)
+    if not wp.requires_grad: wp = wp.detach().requires_grad_(True)
     img = G.synthesize(wp)
     g = torch.Generator().manual_seed(self.pl_noise_seed)
     noise = torch.randn(img.shape, generator=g).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
@@ -310,18 +349,30 @@ def path_length(self: FewShotMethod, w: torch.Tensor) -> torch.Tensor:
 @patch
 def losses(self: FewShotMethod, phase, step, batch):
     tr, c = self.trainer, self.config
-    w = self.latents(batch)
+    separate = c.lazy_regularization == "separate"
+    r1_step = c.r1_gamma > 0 and step % c.r1_interval == 0
+    if phase == "D_reg":            # the code's second D pass: R1 on the iteration's real batch, its own step
+        if not r1_step: return {}
+        real = self.real.detach().requires_grad_(True)
+        return {"r1": r1_penalty(real, self.d_logits(real))}
+    if phase == "G_reg":            # and G's: path length on a batch of its own, its own step
+        if not self.is_pl_step(step): return {}
+        G = tr.generator if self.all_parameters else tr.source
+        with torch.set_grad_enabled(self.all_parameters):
+            w = self._mixed(G, G.latents(self.pl_z, tr.run.truncation), self.pl_mix)
+        return {"pl": self.path_length(w, shrink=False)}
     if phase == "D":
+        w = self.latents(batch)
         with torch.no_grad(): fake = tr.generator.synthesize(w)
-        r1_step = c.r1_gamma > 0 and step % c.r1_interval == 0
-        real = self.real_batch().detach().requires_grad_(r1_step)
-        real_logits = self.d_logits(real)
+        self.real = self.real_batch().detach().requires_grad_(r1_step and not separate)
+        real_logits = self.d_logits(self.real)
         terms = {"d_adv": d_logistic_loss(real_logits, self.d_logits(fake))}
-        terms["r1"] = r1_penalty(real, real_logits) if r1_step else torch.zeros((), device=real.device)
+        if not separate: terms["r1"] = r1_penalty(self.real, real_logits) if r1_step else torch.zeros((), device=self.real.device)
         return terms
+    w = self.latents(batch, grad=True)
     images, feats = tr.generator.synthesize(w, return_features=True)
     terms = {"g_adv": g_nonsaturating_loss(self.d_logits(images)), **self.extra_losses(step, w, images, feats)}
-    if c.pl_weight > 0: terms["pl"] = self.path_length(w) if self.is_pl_step(step) else torch.zeros((), device=images.device)
+    if c.pl_weight > 0 and not separate: terms["pl"] = self.path_length(w) if self.is_pl_step(step) else torch.zeros((), device=images.device)
     return terms
 
 # %% ../../nbs/03g_freezed.ipynb #45eddd77

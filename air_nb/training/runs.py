@@ -12,22 +12,24 @@ import torch
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, load_json, save_image, save_json, write_csv
 from ..core.registry import Registry
+from ..methods.base import METHODS, RunConfig, legacy_values
 
 # %% auto #0
-__all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT', 'WORLD_OF_CLIP',
-           'write_config', 'read_config_doc', 'read_config', 'is_finished', 'generator_path', 'is_run_folder',
-           'find_runs', 'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'write_losses',
-           'save_samples', 'sample_grids', 'grid_step', 'write_json', 'read_json']
+__all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT',
+           'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'write_config', 'read_config_doc', 'read_config', 'is_finished',
+           'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint', 'save_checkpoint',
+           'load_checkpoint', 'write_losses', 'save_samples', 'sample_grids', 'grid_step', 'write_json', 'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
 GENERATOR = "generator_ema.safetensors"
 CHECKPOINTS, SAMPLES = "checkpoints", "samples"
-CONFIG_FORMAT = 2     # config.json: {"format": 2, "run": {...}, "method_config": {...}, "resolved": {...}}; format 1 was flat
+CONFIG_FORMAT = 3     # config.json: {"format": 3, "run": {...}, "method_config": {...}, "resolved": {...}}; format 1 was flat
+LEGACY_RENAMED_VALUES: dict[str, dict] = {"templates": {"imagenet": "imagenet-80"}}   # values whose meaning changed in format 3
 
 # %% ../../nbs/04_runs.ipynb #4ccf451c
 def write_config(run: str | os.PathLike, run_fields: dict, method_fields: dict, resolved: dict | None = None) -> Path:
-    "Write `config.json` (format 2) into the run folder `run`."
+    "Write `config.json` (format `CONFIG_FORMAT`) into the run folder `run`."
     doc = {"format": CONFIG_FORMAT, "run": run_fields, "method_config": method_fields, "resolved": resolved or {}}
     return save_json(doc, Path(run) / CONFIG)
 
@@ -40,13 +42,29 @@ def _upgrade(doc: dict) -> dict:
     if "world" not in flat: flat["world"] = WORLD_OF_CLIP.get(flat.get("clip_model"))
     return {"format": 1, "run": flat, "method_config": {}, "resolved": doc.get("resolved", {})}
 
+# %% ../../nbs/04_runs.ipynb #1be351db
+def _with_legacy_values(doc: dict) -> dict:
+    "A format-1/2 document with the missing fields at their legacy values and renamed values mapped (format-2 ones become format 3)."
+    run, method_fields = dict(doc["run"]), dict(doc["method_config"])
+    fields = run if doc["format"] == 1 else method_fields            # format 1 keeps every field in `run`
+    name = run.get("method", RunConfig.method)
+    for k, v in legacy_values(RunConfig).items(): run.setdefault(k, v)
+    if name in METHODS:
+        for k, v in legacy_values(METHODS[name].config_class).items(): fields.setdefault(k, v)
+    for part in (run, method_fields):
+        for k, renames in LEGACY_RENAMED_VALUES.items():
+            if isinstance(part.get(k), str) and part[k] in renames: part[k] = renames[part[k]]
+    return {**doc, "format": 1 if doc["format"] == 1 else CONFIG_FORMAT, "run": run, "method_config": method_fields}
+
 # %% ../../nbs/04_runs.ipynb #6de5a4a6
 def read_config_doc(run: str | os.PathLike) -> dict:
-    "The config document of a run folder in the format-2 layout (format-1 files upgraded on reading)."
+    """The config document of a run folder in today's layout: a format-2 file read with the legacy value of every field
+    added since (so it resumes as it started: format 3); a format-1 (flat) file likewise, kept as format 1."""
     path = Path(run) / CONFIG
     if not path.is_file(): raise ConfigError(f"{path} is missing: {Path(run)} is not a run folder (no {CONFIG}).")
     doc = load_json(path)
-    return doc if doc.get("format") == CONFIG_FORMAT else _upgrade(doc)
+    if doc.get("format") == CONFIG_FORMAT: return doc
+    return _with_legacy_values(doc if doc.get("format") == 2 else _upgrade(doc))
 
 # %% ../../nbs/04_runs.ipynb #db766585
 def read_config(run: str | os.PathLike) -> dict:

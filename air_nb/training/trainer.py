@@ -136,7 +136,7 @@ class _DeferredInterrupt:
 # %% ../../nbs/04b_trainer.ipynb #ad61c22b
 @dataclass
 class AdaptResult:
-    "What a run produced: the EMA generator, per-iteration rows, timings, the method's artifacts and the run folder."
+    "What a run produced: the output generator (`output_generator`: the EMA, or NADA's trained one), per-iteration rows, timings, the method's artifacts and the run folder."
     config: TrainConfig
     generator: Generator
     history: list[dict]
@@ -186,19 +186,57 @@ class Trainer:
 def _models(self: Trainer):
     self.device = get_device(self.run.device)
     seed_everything(self.run.seed)
-    self.rng = torch.Generator().manual_seed(self.run.seed)       # every random draw of the loop comes from here
+    self.rng = torch.Generator().manual_seed(self.run.seed)       # every random draw of the loop comes from here ...
+    self.noise_rng = torch.Generator().manual_seed(self.run.seed + _NOISE_SEED_OFFSET)   # ... but per-call noise, so latents match a stored-noise run
     self.clip = self._clip if self._clip is not None else load_run_clip(self.run, self.device)
-    G = self._generator if self._generator is not None else load_generator(self.run.generator, self.device)
-    if self.run.generator_options:
-        if not hasattr(G, "configure"): raise ConfigError(f"generator_options={self.run.generator_options}: this {G.arch} generator takes no options.")
-        G = G.configure(**dict(self.run.generator_options))
-    self.source = G.to(self.device).reference_copy()
-    self.generator = copy.deepcopy(self.source).eval()
-    self.ema = self.source.reference_copy()
+    start = self.start_weights
+    if self._generator is not None: ema_set = raw_set = self._generator      # a ready model is every copy's start
+    else:
+        ema_set = load_generator(self.run.generator, self.device, weights="ema")
+        raw_set = load_generator(self.run.generator, self.device, weights="raw") if "raw" in start.values() else ema_set
+    sets = {"ema": self._configured(ema_set), "raw": self._configured(raw_set) if raw_set is not ema_set else None}
+    sets["raw"] = sets["raw"] or sets["ema"]
+    self.source = sets[start["source"]].to(self.device).reference_copy()
+    self.generator = sets[start["generator"]].to(self.device).reference_copy().eval()
+    self.ema = sets[start["ema"]].to(self.device).reference_copy()
     layers = self.generator.trainable_layers()
     self.trainable = list(layers) if self.run.trainable in ("all", None) else list(self.run.trainable)
     self.generator.set_trainable(self.trainable)
     self.trainable_parameters = [p for n in self.trainable for p in layers[n].parameters()]
+
+# %% ../../nbs/04b_trainer.ipynb #ea71afe9
+_NOISE_SEED_OFFSET = 1_000_003    # the per-call noise's random generator: seed + this
+
+@patch
+def _configured(self: Trainer, G: Generator) -> Generator:
+    "`G` with the run's `generator_options` applied."
+    if not self.run.generator_options: return G
+    if not hasattr(G, "configure"): raise ConfigError(f"generator_options={self.run.generator_options}: this {G.arch} generator takes no options.")
+    return G.configure(**dict(self.run.generator_options))
+
+@patch(as_prop=True)
+def start_weights(self: Trainer) -> dict[str, str]:
+    "Which weight set of the checkpoint each copy (trained generator, frozen source, EMA) starts from: the method's, or all 'ema'."
+    if self.run.start_weights in (None, "method"): return dict(self.method.start_weights)
+    return dict.fromkeys(("generator", "source", "ema"), self.run.start_weights)
+
+@patch(as_prop=True)
+def output_choice(self: Trainer) -> str:
+    "'raw' (the trained generator, as NADA's code saves) or 'ema' (its moving average): the copy saved and evaluated."
+    return self.method.output_generator if self.run.output_generator in (None, "method") else self.run.output_generator
+
+@patch(as_prop=True)
+def output(self: Trainer) -> Generator:
+    "The generator a run hands on: samples, `generator_ema.safetensors` (the file keeps its name) and `AdaptResult.generator`."
+    return self.ema if self.output_choice == "ema" else self.generator
+
+@patch
+def noise(self: Trainer):
+    "A context in which the models draw fresh per-call noise from `noise_rng` (`run.noise == 'random'`), else nothing."
+    stack = contextlib.ExitStack()
+    if self.run.noise == "random":
+        for G in (self.generator, self.source, self.ema): stack.enter_context(G.random_noise(self.noise_rng))
+    return stack
 
 # %% ../../nbs/04b_trainer.ipynb #56cdf12b
 @patch
@@ -207,8 +245,9 @@ def setup(self: Trainer):
     resume_from = self._prepare_out_dir() if self.out else None
     self._models()
     self.method.setup(self)
+    owners = dict.fromkeys(self.method.optimizer_of(ph) for ph in self.method.phases)       # a lazy regulariser shares its phase's
     self.optimizers = {ph: torch.optim.Adam(self.method.parameters(ph), lr=self.run.lr, betas=tuple(self.run.betas), foreach=True)   # foreach: the loop's values, fewer calls
-                       for ph in self.method.phases}
+                       for ph in owners}
     self.sample_z = self.source.sample_z(self.run.n_samples, self.run.seed)
     with torch.no_grad(): self.source_samples = self.source(self.sample_z, self.run.sample_truncation).cpu()
     if resume_from is not None: self.load_state_dict(runs.load_checkpoint(resume_from, self.device))
@@ -217,7 +256,8 @@ def setup(self: Trainer):
 # %% ../../nbs/04b_trainer.ipynb #d346c3c1
 @patch
 def _resolved(self: Trainer) -> dict:
-    return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, **self.method.resolved()}
+    return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, "start_weights": self.start_weights,
+            "output_generator": self.output_choice, **self.method.resolved()}
 
 # %% ../../nbs/04b_trainer.ipynb #7f957683
 @patch
@@ -235,8 +275,8 @@ def _prepare_out_dir(self: Trainer) -> Path | None:
         if latest is not None and not self.resume:
             raise ConfigError(f"out_dir {self.out} already holds a run: pass resume=True to continue it, or choose another out_dir.")
         if latest is not None and diff:
-            raise ConfigError(f"out_dir {self.out} holds a run with different settings ({', '.join(diff)}): choose another out_dir, "
-                              "or delete that folder to start over.")
+            raise ConfigError(f"out_dir {self.out} holds a run with different settings ({', '.join(diff)}): to continue it as it "
+                              f"started, pass config_from_run({str(self.out)!r}) as the config; else choose another out_dir, or delete that folder to start over.")
         if latest is not None: return latest
     runs.write_config(self.out, new["run"], new["method_config"], new["resolved"])
     return None
@@ -245,7 +285,7 @@ def _prepare_out_dir(self: Trainer) -> Path | None:
 @patch
 def _state_dict(self: Trainer, step: int) -> dict:
     return {"format": CHECKPOINT_FORMAT, "step": step, "generator": self.generator.state_dict(), "ema": self.ema.state_dict(),
-            "optimizers": {ph: o.state_dict() for ph, o in self.optimizers.items()}, "rng": self.rng.get_state(),
+            "optimizers": {ph: o.state_dict() for ph, o in self.optimizers.items()}, "rng": self.rng.get_state(), "noise_rng": self.noise_rng.get_state(),
             "torch_rng": torch.get_rng_state(), "method": self.method.state_dict(), "history": self.history, "timers": self.timers}
 
 # %% ../../nbs/04b_trainer.ipynb #d359c1ec
@@ -256,6 +296,7 @@ def load_state_dict(self: Trainer, state: dict):
     self.generator.load_state_dict(state["generator"]); self.ema.load_state_dict(state["ema"])
     for ph, o in self.optimizers.items(): o.load_state_dict(state["optimizers"][ph])
     self.rng.set_state(state["rng"]); torch.set_rng_state(state["torch_rng"])
+    if "noise_rng" in state: self.noise_rng.set_state(state["noise_rng"])     # checkpoints of older runs (stored noise) have none
     self.method.load_state_dict(state["method"])
     self.history, self.timers, self.start = state["history"], state["timers"], int(state["step"])
 
@@ -275,14 +316,18 @@ def checkpoint(self: Trainer, step: int) -> Path | None:
 def save_samples(self: Trainer, step: int):
     if self.out is None: return
     with self.timer("io"), torch.no_grad():
-        adapted = self.ema(self.sample_z, self.run.sample_truncation).cpu()
-        self.last_samples = (step, adapted)                             # finish reuses them when the EMA has not moved since
+        adapted = self.output(self.sample_z, self.run.sample_truncation).cpu()
+        self.last_samples = (step, adapted)                             # finish reuses them when the output has not moved since
         runs.save_samples(self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
 
 # %% ../../nbs/04b_trainer.ipynb #23822650
 @patch
 def step(self: Trainer, t: int) -> dict:
     "Iteration `t` (0-based): hooks, batch, each phase's losses and optimiser step, EMA; returns the iteration's row."
+    with self.noise(): return self._step(t)
+
+@patch
+def _step(self: Trainer, t: int) -> dict:
     with self.timer("hooks"): self.method.before_step(t)
     t0 = time.perf_counter()
     z = torch.randn(self.run.batch, self.source.z_dim, generator=self.rng).to(self.device)
@@ -290,6 +335,7 @@ def step(self: Trainer, t: int) -> dict:
     row, weights = {"iteration": t + 1}, self.method.loss_weights()
     for phase in self.method.phases:
         terms = self.method.losses(phase, t, batch)
+        if not terms: continue                                           # e.g. a lazy regulariser between its iterations
         loss = None
         for name, term in terms.items():
             weighted = weights.get(name, 1.0) * term
@@ -300,7 +346,7 @@ def step(self: Trainer, t: int) -> dict:
             raise AdaptationDiverged(f"the {phase} loss became {values[0]} at iteration {t} ({self.run.method}, lr={self.run.lr}); "
                                      f"last good checkpoint: {last or 'none (no out_dir or none written yet)'}. "
                                      "Lower lr, or check the generator and CLIP weights.")
-        opt = self.optimizers[phase]
+        opt = self.optimizers[self.method.optimizer_of(phase)]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for g in opt.param_groups for p in g["params"]]
@@ -308,9 +354,9 @@ def step(self: Trainer, t: int) -> dict:
         if self.run.grad_clip: torch.nn.utils.clip_grads_with_norm_(params, self.run.grad_clip, norm)
         grad_norm = float(norm)
         opt.step()
-        if phase == "G": self.ema.ema_update(self.generator, self.run.ema_decay)
-        prefix = "" if phase == self.method.phases[-1] else f"{phase}_"
+        prefix = "" if phase == self.method.main_phase else f"{phase}_"
         row.update({f"{prefix}loss": values[0], **{f"{prefix}{k}": v for k, v in zip(terms, values[1:])}, f"{prefix}grad_norm": grad_norm})
+    self.ema.ema_update(self.generator, self.run.ema_decay)               # once per iteration, after every phase (as the code)
     self.method.after_step(t)
     dt = time.perf_counter() - t0
     self.timers["train"] += dt
@@ -363,12 +409,12 @@ def finish(self: Trainer) -> AdaptResult:
     timings, artifacts = self._timings(), self.method.artifacts()
     step, samples = getattr(self, "last_samples", (None, None))
     if step != len(self.history):
-        with torch.no_grad(): samples = self.ema(self.sample_z, self.run.sample_truncation).cpu()
+        with torch.no_grad(): samples = self.output(self.sample_z, self.run.sample_truncation).cpu()
     if self.out is not None:
         for name, obj in {**artifacts, runs.TIMINGS: timings}.items(): runs.write_json(self.out, name, obj)
         runs.write_losses(self.out, self.history)
-        if len(self.history) >= self.run.iterations: self.ema.save(self.out / runs.GENERATOR)
-    return AdaptResult(self.config, self.ema, self.history, timings, artifacts, self.out, self.source_samples, samples)
+        if len(self.history) >= self.run.iterations: self.output.save(self.out / runs.GENERATOR)
+    return AdaptResult(self.config, self.output, self.history, timings, artifacts, self.out, self.source_samples, samples)
 
 # %% ../../nbs/04b_trainer.ipynb #ad1af91f
 def adapt(config: TrainConfig | dict | None = None, clip: Clip | None = None, generator: Generator | None = None,
