@@ -18,7 +18,7 @@ from ..core.registry import Registry
 # %% auto #0
 __all__ = ['NOISE_MODES', 'METHODS', 'RunConfig', 'legacy_values', 'checked', 'Method', 'register_method']
 
-# %% ../../nbs/03a_method.ipynb #173e6460
+# %% ../../nbs/03a_method.ipynb #fe27185d
 NOISE_MODES: dict[str, str] = {
     "random": "fresh noise on every generator call while training, drawn from the run's own random generator (the authors' code)",
     "stored": "the generator's fixed noise maps (RSSA's code; air_nb before it followed the code)",
@@ -49,7 +49,7 @@ class RunConfig:
     device: str = "auto"
     truncation: float = 1.0               # of the training latents
     trainable: Any = "all"                # 'all' trainable layers of the generator, or a list of their names
-    noise: str = field(default="random", metadata={"legacy": "stored"})   # generator noise while training: see `NOISE_MODES`
+    noise: str | None = field(default=None, metadata={"legacy": "stored"})  # generator noise while training (`NOISE_MODES`); None: the method's
     start_weights: str | None = field(default=None, metadata={"legacy": "ema"})    # None: the method's; 'ema': every copy from the EMA weights
     output_generator: str | None = field(default=None, metadata={"legacy": "ema"}) # None: the method's ('raw' NADA, 'ema' the rest); 'raw' / 'ema'
     n_samples: int = 8
@@ -73,7 +73,7 @@ def check(self: RunConfig):
     _check(self.grad_clip is None or self.grad_clip >= 0, f"grad_clip={self.grad_clip}: None or 0 (no clipping) or a norm > 0, e.g. 5.")
     _check(self.n_samples >= 1 and self.keep_checkpoints >= 1, "n_samples and keep_checkpoints must be >= 1.")
     _check(len(self.betas) == 2, f"betas={self.betas}: two numbers, e.g. (0.0, 0.99).")
-    _check(self.noise in NOISE_MODES, f"noise={self.noise!r}: choose one of {sorted(NOISE_MODES)}.")
+    _check(self.noise in (None, "method", *NOISE_MODES), f"noise={self.noise!r}: None (the method's choice) or one of {sorted(NOISE_MODES)}.")
     _check(self.start_weights in (None, "method", "ema"), f"start_weights={self.start_weights!r}: None (the method's choice) or 'ema'.")
     _check(self.output_generator in (None, "method", "raw", "ema"), f"output_generator={self.output_generator!r}: None (the method's choice), 'raw' or 'ema'.")
 
@@ -81,7 +81,7 @@ def check(self: RunConfig):
 def _check(ok: bool, msg: str):
     if not ok: raise ConfigError(msg)
 
-# %% ../../nbs/03a_method.ipynb #b7ed42f7
+# %% ../../nbs/03a_method.ipynb #16fc346c
 def legacy_values(cls) -> dict[str, Any]:
     "The `legacy` metadata of the dataclass `cls`'s fields: `{field: value that reproduces air_nb's earlier behaviour}`."
     return {f.name: f.metadata["legacy"] for f in dataclasses.fields(cls) if "legacy" in f.metadata}
@@ -124,6 +124,7 @@ class Method:
     main_phase: str = "G"                  # its terms are logged without a prefix (`loss`, ...); other phases' as `<phase>_...`
     start_weights: dict = {"generator": "ema", "source": "ema", "ema": "ema"}   # which of a checkpoint's weight sets each copy starts from
     output_generator: str = "ema"          # the copy saved as generator.safetensors and evaluated: 'ema' or 'raw' (the trained one)
+    noise: str = "random"                  # the generator noise of its reference code while training (`NOISE_MODES`; RSSA: 'stored')
 
     def __init__(self, config, run: "RunConfig"): self.config, self.run = config, run
     def setup(self, trainer: "Trainer") -> None:

@@ -50,13 +50,15 @@ def check_preset(name: str, values: dict, source: str = "", hints: dict | None =
 
 # %% ../../nbs/04a_presets.ipynb #0c317735
 def load_presets(path: str | Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    "The checked presets and groups of the YAML file `path`: `({name: fields}, {group: [preset names]})`."
+    """The checked presets and groups of the YAML file `path`: `({name: fields}, {group: [preset names]})`. A top-level
+    `defaults:` mapping holds fields every preset of the file starts from (a preset's own values win)."""
     try: data = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as e: raise ConfigError(f"preset file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("presets"), dict):
         raise ConfigError(f"preset file {path} needs a top-level mapping `presets:` of preset names to fields.")
     hints = _field_hints()
-    presets = {str(k): check_preset(str(k), v, str(path), hints) for k, v in data["presets"].items()}
+    defaults = check_preset("defaults", data.get("defaults") or {}, str(path), hints)
+    presets = {str(k): check_preset(str(k), {**defaults, **v} if isinstance(v, dict) else v, str(path), hints) for k, v in data["presets"].items()}
     groups = {str(k): list(v) for k, v in (data.get("groups") or {}).items()}
     return presets, groups
 

@@ -204,7 +204,7 @@ def _models(self: Trainer):
     self.generator.set_trainable(self.trainable)
     self.trainable_parameters = [p for n in self.trainable for p in layers[n].parameters()]
 
-# %% ../../nbs/04b_trainer.ipynb #ea71afe9
+# %% ../../nbs/04b_trainer.ipynb #f60a2f2d
 _NOISE_SEED_OFFSET = 1_000_003    # the per-call noise's random generator: seed + this
 
 @patch
@@ -230,11 +230,16 @@ def output(self: Trainer) -> Generator:
     "The generator a run hands on: samples, `generator_ema.safetensors` (the file keeps its name) and `AdaptResult.generator`."
     return self.ema if self.output_choice == "ema" else self.generator
 
+@patch(as_prop=True)
+def noise_mode(self: Trainer) -> str:
+    "'random' (fresh noise on every call while training) or 'stored': the run's `noise`, else the method's."
+    return self.method.noise if self.run.noise in (None, "method") else self.run.noise
+
 @patch
 def noise(self: Trainer):
-    "A context in which the models draw fresh per-call noise from `noise_rng` (`run.noise == 'random'`), else nothing."
+    "A context in which the models draw fresh per-call noise from `noise_rng` (noise mode 'random'), else nothing."
     stack = contextlib.ExitStack()
-    if self.run.noise == "random":
+    if self.noise_mode == "random":
         for G in (self.generator, self.source, self.ema): stack.enter_context(G.random_noise(self.noise_rng))
     return stack
 
@@ -256,8 +261,8 @@ def setup(self: Trainer):
 # %% ../../nbs/04b_trainer.ipynb #d346c3c1
 @patch
 def _resolved(self: Trainer) -> dict:
-    return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, "start_weights": self.start_weights,
-            "output_generator": self.output_choice, **self.method.resolved()}
+    return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, "noise": self.noise_mode,
+            "start_weights": self.start_weights, "output_generator": self.output_choice, **self.method.resolved()}
 
 # %% ../../nbs/04b_trainer.ipynb #7f957683
 @patch
