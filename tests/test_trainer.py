@@ -337,3 +337,12 @@ def test_old_run_folders_load_and_cannot_be_resumed(tmp_path):
     shutil.copytree(old, tmp_path / "old")
     runs.save_checkpoint(tmp_path / "old", {"step": 1}, 1)
     with pytest.raises(ConfigError, match="older air_nb"): run(tmp_path / "old")
+
+
+def test_training_noise_is_fresh_per_call_and_reproducible(tmp_path):
+    "Noise follows the method (the authors' code: fresh per call) and comes from the run's own generator: runs repeat exactly."
+    a, b = run(tmp_path / "a", iterations=4), run(tmp_path / "b", iterations=4)
+    stored = run(tmp_path / "c", iterations=4, noise="stored")
+    assert load_json(tmp_path / "a" / runs.CONFIG)["resolved"]["noise"] == "random"
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history] and same_weights(a.generator, b.generator)
+    assert [h["loss"] for h in a.history][1:] != [h["loss"] for h in stored.history][1:]   # noise strengths start at 0, so step 0 agrees

@@ -141,6 +141,7 @@ class Method:
         "Named loss terms of `phase` at `step`; the trainer sums them with `loss_weights` (none: the phase makes no step)."
         raise NotImplementedError
     def loss_weights(self) -> dict[str, float]: return {}
+    def models(self) -> list: "Generators the method owns besides the trainer's (AIR: its anchor copy); they draw training noise as the run says."; return []
     def after_step(self, step: int) -> None: "Per-iteration work after the optimiser steps."
     def log(self) -> dict: "Extra columns of this iteration's row in `losses.csv` (e.g. the anchor index)."; return {}
     def checkpoint_every(self) -> int | None: "The method's natural checkpoint interval (None: iterations // 10)."; return None

@@ -236,12 +236,22 @@ def noise_mode(self: Trainer) -> str:
     return self.method.noise if self.run.noise in (None, "method") else self.run.noise
 
 @patch
+@contextlib.contextmanager
 def noise(self: Trainer):
     "A context in which the models draw fresh per-call noise from `noise_rng` (noise mode 'random'), else nothing."
-    stack = contextlib.ExitStack()
-    if self.noise_mode == "random":
-        for G in (self.generator, self.source, self.ema): stack.enter_context(G.random_noise(self.noise_rng))
-    return stack
+    with contextlib.ExitStack() as stack:
+        self._noise_stack = stack
+        try:
+            for G in (self.generator, self.source, self.ema, *self.method.models()): self.noisy(G)
+            yield
+        finally: self._noise_stack = None
+
+@patch
+def noisy(self: Trainer, G: Generator) -> Generator:
+    "`G`, drawing the run's training noise for the rest of this iteration (for a generator a method makes inside a step)."
+    stack = getattr(self, "_noise_stack", None)
+    if self.noise_mode == "random" and stack is not None and G is not None: stack.enter_context(G.random_noise(self.noise_rng))
+    return G
 
 # %% ../../nbs/04b_trainer.ipynb #56cdf12b
 @patch
