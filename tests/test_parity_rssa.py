@@ -3,7 +3,8 @@
 tests/fixtures/parity/rssa/ was made by tools/parity/rssa.py: RSSA's `model.Generator` (a rosinality StyleGAN2, its
 channel table shrunk) at 256 px with random weights as the source, a perturbed copy as the adapted generator (same
 mapping, same stored noise), and the self-correlation block of RSSA's `train_face_proj.py` run on their `return_feats`
-maps with `randomize_noise=False`. generators.pt is a rosinality training checkpoint: `g` the adapted generator,
+maps with `randomize_noise=False`, and its cross-sample `dis_corr` block on the 4 latents that block drew.
+generators.pt is a rosinality training checkpoint: `g` the adapted generator,
 `g_ema` the source, so loading it also checks `load_generator(..., weights="raw" / "ema")`."""
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from air_nb.methods.rssa import RssaConfig, sc_layers, self_correlation_loss, windowed_self_correlation_loss
+from air_nb.methods.rssa import (RssaConfig, cross_correlation_loss, dc_layers, sc_layers, self_correlation_loss,
+                                windowed_self_correlation_loss)
 from air_nb.models.generators import load_generator
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "parity" / "rssa"
@@ -24,19 +26,22 @@ def _rosinality_key(i: int) -> str:
     return "b4.conv1" if i == 0 else f"b{2 ** ((i + 1) // 2 + 2)}.conv{(i + 1) % 2}"
 
 
+def _features(z):
+    src = load_generator(FIX / "generators.pt", weights="ema")
+    tgt = load_generator(FIX / "generators.pt", weights="raw")
+    with torch.no_grad():
+        w = src.map_latent(z)
+        assert torch.equal(tgt.map_latent(z), w)          # the same mapping: RSSA's z gives both the same w
+        _, fs = src.synthesize(w, return_features=True, noise_mode="const")    # stored noise, as randomize_noise=False
+        _, ft = tgt.synthesize(w, return_features=True, noise_mode="const")
+    return fs, ft
+
+
 @pytest.fixture(scope="module")
 def case():
     torch.set_num_threads(1)
     exp = np.load(FIX / "expected.npz")
-    src = load_generator(FIX / "generators.pt", weights="ema")
-    tgt = load_generator(FIX / "generators.pt", weights="raw")
-    z = torch.from_numpy(exp["z"])
-    with torch.no_grad():
-        w = src.map_latent(z)
-        assert torch.equal(tgt.map_latent(z), w)          # the same mapping: RSSA's z gives both the same w
-        _, fs = src.synthesize(w, return_features=True)    # stored noise (noise_mode='const'), as randomize_noise=False
-        _, ft = tgt.synthesize(w, return_features=True)
-    return exp, fs, ft
+    return (exp, *_features(torch.from_numpy(exp["z"])))
 
 
 def test_default_loss_is_the_codes(case):
@@ -67,3 +72,19 @@ def test_older_form_is_a_different_loss(case):
     with torch.no_grad():
         old = 0.8 * self_correlation_loss(fs, ft, sc_layers(ft, 256, "auto"), "whole-map")
     assert abs(old.item() - float(exp["weighted"])) > 0.1 * float(exp["weighted"])
+
+
+def test_cross_sample_term_is_the_codes():
+    "RSSA's dis_corr: its 10 maps at 256 px (to b128.conv0), 64 and 128 px maps in a 4x4 grid, / 6; and each map alone."
+    torch.set_num_threads(1)
+    exp = np.load(FIX / "expected.npz")
+    fs, ft = _features(torch.from_numpy(exp["dc_z"]))
+    layers = dc_layers(ft, 256)
+    assert layers == [_rosinality_key(i) for i in range(10)]
+    assert RssaConfig().dc_weight == float(exp["dc_weight"]) and RssaConfig().dc_every == 6
+    with torch.no_grad():
+        got = cross_correlation_loss(fs, ft, layers, 256).item()
+        assert abs(got - float(exp["dc_loss"])) <= REL * float(exp["dc_loss"]), (got, float(exp["dc_loss"]))
+        for k, want in zip(layers, exp["dc_parts"]):
+            part = cross_correlation_loss(fs, ft, [k], 256).item()
+            assert abs(part - want) <= REL * want, (k, part, want)

@@ -16,7 +16,8 @@ from .base import register_method
 
 # %% auto #0
 __all__ = ['SC_LAYER_RULES', 'SC_FORMS', 'SC_LATENTS', 'sc_layers', 'self_correlation', 'sc_windows',
-           'windowed_self_correlation_loss', 'self_correlation_loss', 'RssaConfig', 'Rssa']
+           'windowed_self_correlation_loss', 'self_correlation_loss', 'dc_layers', 'cross_correlation_loss',
+           'RssaConfig', 'Rssa']
 
 # %% ../../nbs/03i_rssa.ipynb #b3bab879
 SC_LAYER_RULES = ("code", "auto")
@@ -71,23 +72,60 @@ def self_correlation_loss(src_features: dict, tgt_features: dict, layers: list[s
                             for l in layers]).mean()
     raise ConfigError(f"sc_form={form!r}: use one of {SC_FORMS} ('code': the authors' windows and sum; 'whole-map': older air_nb).")
 
+# %% ../../nbs/03i_rssa.ipynb #2fcdd3e5
+def dc_layers(features: dict, resolution: int) -> list[str]:
+    "The maps of the cross-sample term: forward order, up to and including the first map of side `min(128, resolution // 2)`."
+    hi, out = min(128, resolution // 2), []
+    for k, v in features.items():
+        if v.shape[-1] > hi: continue
+        out.append(k)
+        if v.shape[-1] == hi: break
+    return out
+
+# %% ../../nbs/03i_rssa.ipynb #e577387d
+def cross_correlation_loss(src_features: dict, tgt_features: dict, layers: list[str], resolution: int) -> torch.Tensor:
+    "RSSA's `dis_corr`: for every sample pair (j, k > j), L1 between the source's and the adapted softmax(position-j · positions-k) rows, times P; maps of side >= min(64, resolution // 4) in a 4x4 grid of windows; the sum over maps and pairs / 6."
+    split_from, total = min(64, resolution // 4), None
+    for l in layers:
+        parts = []
+        for f in (src_features[l].detach(), tgt_features[l]):
+            f = F.normalize(f, dim=1)
+            B, C, S, _ = f.shape
+            if S >= split_from:                                               # (B, 16, C, P): a 4x4 grid of windows
+                w = S // 4
+                f = f.view(B, C, 4, w, 4, w).permute(0, 2, 4, 1, 3, 5).reshape(B, 16, C, w * w)
+            else: f = f.reshape(B, 1, C, S * S)
+            parts.append(f)
+        s, t = parts
+        P = s.shape[-1]
+        for j in range(s.shape[0] - 1):
+            for k in range(j + 1, s.shape[0]):
+                ps = torch.softmax(s[j].transpose(-1, -2) @ s[k], -1)
+                pt = torch.softmax(t[j].transpose(-1, -2) @ t[k], -1)
+                term = (ps - pt).abs().mean() * P
+                total = term if total is None else total + term
+    return (total if total is not None else tgt_features[layers[0]].new_zeros(()) if layers else torch.zeros(())) / 6
+
 # %% ../../nbs/03i_rssa.ipynb #61742377
 SC_LATENTS = ("code", "step")
 
 @dataclass
 class RssaConfig(FewShotConfig):
-    "RSSA's self-correlation consistency: weight, form, layers (and the pooling of older air_nb's form), which samples."
+    "RSSA's self-correlation consistency: weight, form, layers (and the pooling of older air_nb's form), which samples; the cross-sample term."
     sc_weight: float = 0.8
     sc_layers: Any = field(default="code", metadata={"legacy": "auto"})        # 'code', 'auto' (older air_nb) or a list of feature layers
     sc_form: str = field(default="code", metadata={"legacy": "whole-map"})     # 'code' (windows, sum) or 'whole-map' (older air_nb)
     sc_max_size: int = 32                                                     # 'whole-map' only: pooled side
     sc_latents: str = field(default="code", metadata={"legacy": "step"})      # 'code' (own pass: fresh z, stored noise) or 'step' (older air_nb)
     sc_batch: int = field(default=4, metadata={"legacy": 4})                  # 'code': fresh z per iteration (RSSA's feat_const_batch)
+    dc_weight: float = field(default=0.4, metadata={"legacy": 0.0})           # the cross-sample term (RSSA's dis_corr); 0: off
+    dc_every: int = field(default=6, metadata={"legacy": 6})                  # on iterations step % dc_every == 0 (RSSA's dis_corr_freq)
 
     def check(self, run):
         super().check(run)
         if self.sc_form not in SC_FORMS: raise ConfigError(f"sc_form={self.sc_form!r}: use one of {SC_FORMS}.")
         if self.sc_latents not in SC_LATENTS: raise ConfigError(f"sc_latents={self.sc_latents!r}: use one of {SC_LATENTS}.")
+        if self.dc_weight < 0 or self.dc_every < 1: raise ConfigError(f"dc_weight={self.dc_weight} >= 0 and dc_every={self.dc_every} >= 1 (RSSA: 0.4, 6).")
         if self.sc_batch < 1: raise ConfigError(f"sc_batch={self.sc_batch}: at least 1 (RSSA: 4).")
         if isinstance(self.sc_layers, str) and self.sc_layers not in SC_LAYER_RULES:
             raise ConfigError(f"sc_layers={self.sc_layers!r}: use one of {SC_LAYER_RULES} or a list of feature layers.")
@@ -95,7 +133,7 @@ class RssaConfig(FewShotConfig):
 # %% ../../nbs/03i_rssa.ipynb #b65ea5c4
 @register_method
 class Rssa(FewShotMethod):
-    "RSSA's self-correlation consistency (Xiao et al. 2022, Eq. 3-4) with the few-shot adversarial part; no dis_corr, no latent projection."
+    "RSSA's self-correlation consistency (Xiao et al. 2022, Eq. 3-4) and cross-sample term with the few-shot adversarial part; no latent projection."
     name, config_class = "rssa", RssaConfig
 
     def sc_features(self, latents, features):
@@ -114,7 +152,12 @@ class Rssa(FewShotMethod):
     def extra_losses(self, step, latents, images, features):
         c = self.config
         ref, feats = self.sc_features(latents, features)
-        layers = sc_layers(feats, images.shape[-1], c.sc_layers)
-        return {"sc": self_correlation_loss(ref, feats, layers, c.sc_form, c.sc_max_size)}
+        res = images.shape[-1]
+        out = {"sc": self_correlation_loss(ref, feats, sc_layers(feats, res, c.sc_layers), c.sc_form, c.sc_max_size)}
+        if c.dc_weight > 0:   # every dc_every iterations, on the same pass (RSSA draws another 4 z for it)
+            out["dc"] = cross_correlation_loss(ref, feats, dc_layers(feats, res), res) if step % c.dc_every == 0 else out["sc"].new_zeros(())
+        return out
 
-    def loss_weights(self): return {**super().loss_weights(), "sc": self.config.sc_weight}
+    def loss_weights(self):
+        w = {**super().loss_weights(), "sc": self.config.sc_weight}
+        return {**w, "dc": self.config.dc_weight} if self.config.dc_weight > 0 else w

@@ -2,14 +2,17 @@
 
 Exports RSSA's repository into a scratch folder, replaces its CUDA ops by plain PyTorch, shrinks the channel widths
 of its `model.Generator` (a rosinality StyleGAN2) in the scratch copy, builds a 256 px random-weight source and a
-perturbed target (the same stored noise), and runs the self-correlation block of RSSA's `train_face_proj.py` (executed
-from the scratch copy's own text) on their `return_feats` feature maps with `randomize_noise=False`.
+perturbed target (the same stored noise), and runs the self-correlation block and the cross-sample `dis_corr` block of
+RSSA's `train_face_proj.py` (executed from the scratch copy's own text; in `dis_corr` the hard-coded channel counts 512
+and 256 of the 64 and 128 px maps are replaced by the shrunk widths) on their `return_feats` feature maps with
+`randomize_noise=False`.
 
 Saved under --out (nothing of the reference code):
 - generators.pt: a rosinality training-checkpoint layout, `g` = the perturbed target, `g_ema` = the source (every value
   is float16-exact and stored as float16 to keep the file small; the stored noise buffers are shared).
 - expected.npz: z, the loss (sum over maps and passes), 0.8 x loss, and the loss of each feature map alone
-  (index in rosinality's `return_feats` order, its side).
+  (index in rosinality's `return_feats` order, its side); dc_z (the 4 latents the dis_corr block drew), dc_loss (its
+  value, before the weight 0.4) and dc_parts (each of its 10 maps alone).
 
     python tools/parity/rssa.py --reference <RSSA git mirror> --scratch /tmp/rssa_parity --out tests/fixtures/parity/rssa
 """
@@ -35,6 +38,14 @@ def _snippet(text: str, start: str, stop: str) -> str:
     i = next(k for k, l in enumerate(lines) if l.strip().startswith(start))
     j = next(k for k in range(i + 1, len(lines)) if lines[k].strip().startswith(stop))
     return textwrap.dedent("\n".join(lines[i:j]))
+
+
+def _through(text: str, start: str, last: str) -> str:
+    "The lines of `text` from the first starting with `start` (stripped) through the next starting with `last`."
+    lines = text.split("\n")
+    i = next(k for k, l in enumerate(lines) if l.strip().startswith(start))
+    j = next(k for k in range(i + 1, len(lines)) if lines[k].strip().startswith(last))
+    return textwrap.dedent("\n".join(lines[i: j + 1]))
 
 
 def _fp16_exact(module: nn.Module) -> None:
@@ -64,6 +75,11 @@ def main():
     pools = _snippet(train_py, "pool_dict = {}", "pool_dict_sp = {}")
     self_corr = _snippet(train_py, "self_corr_loss = 0", "if args.self_corr_loss:")
     assert "Loss_fn_smth(self_sim[0], self_sim[1])" in self_corr and "feat_size >= 64 and feat_size <= 256" in self_corr
+    dis_corr = _through(train_py, "dis_corr_loss = 0", "dis_corr_loss = dis_corr_loss / 6")
+    for wide, narrow in (("resize(4, 512, 16, 16, 16)", f"resize(4, {CHANNELS[64]}, 16, 16, 16)"),
+                         ("resize(4, 256, 32, 32, 16)", f"resize(4, {CHANNELS[128]}, 32, 32, 16)")):
+        assert dis_corr.count(wide) == 2, wide
+        dis_corr = dis_corr.replace(wide, narrow)
 
     torch.manual_seed(SEED)
     g_source = model.Generator(RES, STYLE_DIM, N_MLP, channel_multiplier=2).eval()
@@ -92,6 +108,24 @@ def main():
     with torch.no_grad():
         total = code_loss(feat_source, feat_target)
         parts = [code_loss([s], [t]) for s, t in zip(feat_source, feat_target)]
+    class _Fixed:   # a generator stand-in that returns given feature maps (for the dis_corr block's maps one by one)
+        def __init__(self, feats): self.feats = feats
+        def __call__(self, styles, **kw): return None, self.feats
+
+    def code_dis_corr(g_s, g_t, seed=1):
+        ns = {"torch": torch, "F": F, "nn": nn, "Loss_fn": nn.L1Loss(), "device": "cpu", "args": argparse.Namespace(feat_const_batch=4, latent=STYLE_DIM),
+              "g_source": g_s, "generator": g_t}
+        torch.manual_seed(seed)
+        with torch.no_grad(): exec(dis_corr, ns)     # train_face_proj.py's dis_corr block, as written (channel counts shrunk)
+        return ns["z_n"], float(ns["dis_corr_loss"])
+
+    dc_z, dc_total = code_dis_corr(g_source, generator)
+    with torch.no_grad():
+        _, dfs = g_source([dc_z], return_feats=True, randomize_noise=False)
+        _, dft = generator([dc_z], return_feats=True, randomize_noise=False)
+    dc_parts = [code_dis_corr(_Fixed([a]), _Fixed([b]))[1] for a, b in list(zip(dfs, dft))[:10]]
+    print("dis_corr parts", dc_parts, "\ndis_corr", dc_total)
+    assert abs(sum(dc_parts) - dc_total) <= 1e-5 * dc_total
     sides = [f.shape[-1] for f in feat_source]
     print("sides", sides, "\nparts", parts, "\ntotal", total, "weighted", 0.8 * total)
     assert abs(sum(parts) - total) <= 1e-5 * total
@@ -105,7 +139,8 @@ def main():
             tgt[k] = src[k]
     torch.save({"g": tgt, "g_ema": src}, out / "generators.pt")
     np.savez(out / "expected.npz", z=z.numpy(), loss=np.float64(total), weighted=np.float64(0.8 * total),
-             parts=np.array(parts, dtype=np.float64), sides=np.array(sides), weight=np.float64(0.8))
+             parts=np.array(parts, dtype=np.float64), sides=np.array(sides), weight=np.float64(0.8),
+             dc_z=dc_z.numpy(), dc_loss=np.float64(dc_total), dc_parts=np.array(dc_parts, dtype=np.float64), dc_weight=np.float64(0.4))
     for f in sorted(out.iterdir()): print(f, f.stat().st_size)
 
 
