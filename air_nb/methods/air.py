@@ -121,6 +121,7 @@ class Air(Nada):
 
     def loss_weights(self): return {**super().loss_weights(), "adaptive": self.config.adaptive_weight}
     def after_step(self, step): self.anchor_fresh = False
+    def models(self): return [] if self.anchor_model is None else [self.anchor_model]   # the anchor draws the run's noise too
     def log(self): return {"anchor": self.learner.anchor, **super().log()}
 
 # %% ../../nbs/03d_air.ipynb #2ced0e0f
@@ -138,7 +139,7 @@ def refresh_anchor(self: Air, step: int):
     with tr.timer("anchor"):
         if self.learner.source_images is None:     # the source's embeddings, once, when the first anchor needs them
             self.learner.start(encode_generator(tr.source, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast))
-        if self.anchor_model is None: self.anchor_model = tr.generator.reference_copy()
+        if self.anchor_model is None: self.anchor_model = tr.noisy(tr.generator.reference_copy())   # made inside a step
         else: self.anchor_model.load_state_dict(tr.generator.state_dict())
         anchor_images = encode_generator(self.anchor_model, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast)
         with tr.timer("prompt"): self.learner.update(anchor_images, progress=c.progress(step, tr.run), step=step)
@@ -156,7 +157,7 @@ def uses_adaptive(self: Air, step: int) -> bool:
 @patch
 def extra_terms(self: Air, step, images, features, references):
     if not self.uses_adaptive(step): return {}
-    if self.anchor_fresh and getattr(self.trainer.run, "noise", "stored") != "random":   # G_t = G_A: perturb (Alg. 1, line 12)
+    if self.anchor_fresh and self.trainer.noise_mode != "random":   # G_t = G_A with the same noise: perturb (Alg. 1, line 12)
         features = self.trainer.clip.encode_image(self.perturbed(images))
     if self.config.directions == "paper": return {"adaptive": adaptive_loss(features, references, self.target_text, self.learner.text)}
     return {"adaptive": directional_loss(features, references, self.anchor_direction)}
