@@ -17,9 +17,9 @@ from .idc import IDC_LAYERS, IdcConfig, Idc, feature_layers, kl_source_target
 from .base import register_method
 
 # %% auto #0
-__all__ = ['FLOW_GRAY', 'SOBEL_PADDING', 'IMPORTANCE_NORM', 'FEATURE_READ', 'ASC_CODE_LAYERS', 'to_gray_uint8', 'farneback_flow',
-           'sobel_importance', 'position_probabilities', 'sample_positions', 'bilinear_at', 'roi_align_at',
-           'pair_similarities', 'asc_loss', 'asc_layers', 'AscConfig', 'Asc']
+__all__ = ['FLOW_GRAY', 'SOBEL_PADDING', 'IMPORTANCE_NORM', 'FEATURE_READ', 'ASC_CODE_LAYERS', 'to_gray_uint8', 'farneback_gray',
+           'farneback_flow', 'sobel_importance', 'position_probabilities', 'sample_positions', 'bilinear_at',
+           'roi_align_at', 'pair_similarities', 'asc_loss', 'asc_layers', 'AscConfig', 'Asc']
 
 # %% ../../nbs/03j_asc.ipynb #49e2f65a
 FLOW_GRAY: dict[str, str] = {
@@ -41,14 +41,19 @@ def to_gray_uint8(images: torch.Tensor, mode: str = "code") -> np.ndarray:
     return np.stack([cv2.cvtColor(cv2.normalize(np.ascontiguousarray(x) * 255.0, None, 0, 255, cv2.NORM_MINMAX, cv2.CV_8U), code) for x in rgb])
 
 # %% ../../nbs/03j_asc.ipynb #0b6f0b7c
+def farneback_gray(prev: np.ndarray, nxt: np.ndarray, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
+                   iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1) -> torch.Tensor:
+    "Farneback flow (B, 2, H, W) between grey uint8 images (B, H, W), one OpenCV call per image, with the code's parameters."
+    try: import cv2
+    except ImportError as e: raise ConfigError("ASC's optical flow needs OpenCV: pip install opencv-python-headless.") from e
+    flows = [cv2.calcOpticalFlowFarneback(np.ascontiguousarray(x), np.ascontiguousarray(y), None, pyr_scale, levels, int(winsize),
+                                          iterations, poly_n, poly_sigma, 0) for x, y in zip(prev, nxt)]
+    return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
+
 def farneback_flow(prev: torch.Tensor, nxt: torch.Tensor, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
                    iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1, gray: str = "code") -> torch.Tensor:
     "Farneback flow (B, 2, H, W) from each image of `prev` to the same image of `nxt` (both (B, 3, H, W) in [-1, 1]), on the CPU."
-    try: import cv2
-    except ImportError as e: raise ConfigError("ASC's optical flow needs OpenCV: pip install opencv-python-headless.") from e
-    a, b = to_gray_uint8(prev, gray), to_gray_uint8(nxt, gray)
-    flows = [cv2.calcOpticalFlowFarneback(x, y, None, pyr_scale, levels, int(winsize), iterations, poly_n, poly_sigma, 0) for x, y in zip(a, b)]
-    return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
+    return farneback_gray(to_gray_uint8(prev, gray), to_gray_uint8(nxt, gray), winsize, levels, pyr_scale, iterations, poly_n, poly_sigma)
 
 # %% ../../nbs/03j_asc.ipynb #cfeafadf
 def _gauss_kernel(k: int, sigma: float) -> torch.Tensor:
@@ -221,14 +226,16 @@ class Asc(Idc):
             w *= g
         return int(w)
 
-    def asc_pairs(self, step, images_prev, images, feats_prev, feats, positions: list | None = None) -> dict:
+    def asc_pairs(self, step, images_prev, images, feats_prev, feats, positions: list | None = None, flow: torch.Tensor | None = None) -> dict:
         """What the ASC term compares: per layer the sampling probabilities, positions p, partners q and the pair similarities
-        of G_{n−α} (`src`) and G_n (`tgt`). `positions`: given (p, q) per layer instead of drawing them from the trainer's RNG."""
+        of G_{n−α} (`src`) and G_n (`tgt`). `positions`: given (p, q) per layer instead of drawing them from the trainer's RNG;
+        `flow`: a given flow (B, 2, H, W) instead of Farneback's."""
         c, tr = self.config, self.trainer
         with tr.timer("flow"):
-            flow = farneback_flow(images_prev, images, self.winsize(step), gray=c.flow_gray)
+            if flow is None: flow = farneback_flow(images_prev, images, self.winsize(step), gray=c.flow_gray)
             imp = sobel_importance(images_prev if c.sobel_on == "previous" else images, c.sobel_blur, c.sobel_sigma, c.sobel_padding)
-        out = {k: [] for k in ("layers", "probs", "p", "q", "src", "tgt")}
+        keys = ("layers", "probs", "p", "q", "src", "tgt")
+        out = {k: [] for k in keys} | {"flow": flow, "importance": imp}
         for j, l in enumerate(asc_layers(feats, c.asc_layers)):
             s = feats[l].shape[-1]
             probs, flow_s = position_probabilities(imp, flow, s, c.flow_quantile, c.flow_quantile_scope, c.importance_norm)
@@ -239,7 +246,7 @@ class Asc(Idc):
             else: p, q = positions[j]
             dev = feats[l].device
             a, b = pair_similarities(feats_prev[l], feats[l], p.to(dev), q.to(dev), flow_s, c.feature_read)
-            for k, v in zip(out, (l, probs, p, q, a, b)): out[k].append(v)
+            for k, v in zip(keys, (l, probs, p, q, a, b)): out[k].append(v)
         return out
 
     def asc_term(self, step, images_prev, images, feats_prev, feats, positions: list | None = None) -> torch.Tensor:
