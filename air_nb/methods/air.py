@@ -38,7 +38,7 @@ class AirConfig(NadaConfig):
     prompt_copies: int = field(default=5, metadata={"legacy": 1})                # AIR's --batch_prompt
     directions: str = field(default="code", metadata={"legacy": "paper"})        # 'code' (per-template unit offsets) or 'paper' (Eq. 3 as printed)
     anchor_latents: str = field(default="mean_latent", metadata={"legacy": "w_avg"})   # truncation centre of the fixed latents
-    mean_latent_samples: int = 4096       # rosinality's mean_latent(4096)
+    mean_latent_samples: int = field(default=4096, metadata={"legacy": 4096})   # rosinality's mean_latent(4096) (unused with 'w_avg')
     prompt_templates: bool = False        # learn the anchor prompt inside the run's templates (their '{}' holds context + label)
     n_ctx: int = 4
     ctx_init: str = "a photo of a"
