@@ -23,7 +23,7 @@ RTOL = 1e-4
 
 
 def rel(a, b) -> float:
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    a, b = (torch.as_tensor(x).detach().to(torch.float64) for x in (a, b))
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
@@ -62,6 +62,17 @@ def test_idc_default_layers_are_the_codes(setup):
     assert len(feats) == n_latent - 1                       # every StyledConv, as its return_feats
     assert feature_layers(feats) == list(feats)[1:] and len(feature_layers(feats)) == len(range(1, n_latent - 1))
     assert IdcConfig().idc_layer_sampling == "random" and IdcConfig().consistency_batch == 4
+
+
+def test_features_are_the_codes_return_feats(setup):
+    "synthesize(return_features=True) lists every StyledConv output as the code's return_feats does, in its order."
+    exp, noise, gens = setup
+    e = exp["idc"]
+    G = gens["target"]
+    with torch.no_grad(): img, feats = features(G, e["z"], noise["target"])
+    assert len(feats) == len(e["feats_pooled"]) and rel(F.adaptive_avg_pool2d(img, 16), e["image_pooled"]) < RTOL
+    for (name, f), want in zip(feats.items(), e["feats_pooled"]):
+        assert rel(F.adaptive_avg_pool2d(f, 4), want) < RTOL, name
 
 
 def test_idc_loss_and_gradients_match_the_code(setup):

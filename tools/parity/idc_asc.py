@@ -9,7 +9,8 @@ widths from a module variable (the scratch copy only), so that a tiny model can 
 - draws one set of noise maps per generator (rounded to float16, so that they are stored exactly in half the space);
 - runs the distance-consistency block of IDC's train.py (the lines between "# distance consistency loss" and
   "g_loss = g_loss + rel_loss", executed as they are) with the noise injected and numpy seeded, and records z, the
-  drawn layer per row (`feat_ind`), `rel_loss` and its gradients;
+  drawn layer per row (`feat_ind`), `rel_loss` and its gradients, and the target's `return_feats` list (pooled to 4x4)
+  and image;
 - runs the `if args.LFC:` block of ASC's train.py (with its own calcOpticalFlow, get_matched_values and Sobel) under the
   flags of its run_train.sh, recording z, the flow, the cut-off, the probabilities handed to torch.multinomial, the
   drawn indices, `inner_loss` and its gradients.
@@ -224,6 +225,10 @@ def main():
     src_a.load_state_dict(src.state_dict()); tgt_a.load_state_dict(tgt.state_dict())
     n_src, n_tgt = noise_maps(1), noise_maps(2)
     idc = run_idc(idc_dir, src, tgt, n_src, n_tgt)
+    with torch.no_grad():           # every return_feats entry (after noise, bias, activation), pooled to 4x4 to stay small
+        img, feats = tgt([idc["z"]], noise=n_tgt, return_feats=True)
+        idc["feats_pooled"] = [nn.functional.adaptive_avg_pool2d(f, 4).clone() for f in feats]
+        idc["image_pooled"] = nn.functional.adaptive_avg_pool2d(img, 16).clone()
     asc = run_asc(asc_dir, asc_model, src_a, tgt_a, n_src, n_tgt)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"source": src.state_dict(), "target": tgt.state_dict(), "config": dict(size=SIZE, style_dim=STYLE_DIM, n_mlp=N_MLP, channels=CHANNELS)},
