@@ -258,7 +258,7 @@ def _session(self: AnchorPromptLearner, anchor_images: torch.Tensor, progress: f
         if self.directions == "code":
             loss_fn = lambda: direction_alignment_loss(offsets, self.prompt(progress)[0], reference_text)
         else:
-            single = F.normalize(reference_text.mean(0), dim=-1)
+            single = reference_text[0] if len(reference_text) == 1 else F.normalize(reference_text.mean(0), dim=-1)
             loss_fn = lambda: prompt_alignment_loss(offsets, self.prompt(progress)[0], single)
     opt = torch.optim.Adam(params, lr=self.lr, eps=1e-8 * self.copies)   # `copies` identical contexts = one with eps * copies
     first = last = None
