@@ -27,8 +27,8 @@ from .weights import (CLIP_MODELS, WeightSource, register_clip_config, weight_so
                                  _offline_reason, _build_and_load)
 
 # %% auto #0
-__all__ = ['TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'TEMPLATE_SOURCES', 'Clip', 'load_clip',
-           'tiny_random_clip', 'fill_templates', 'resolve_templates', 'text_features', 'text_direction',
+__all__ = ['TINY_CLIP_CONFIG', 'IMAGENET_TEMPLATES', 'NADA_TEMPLATES', 'SINGLE_TEMPLATE', 'Template', 'TEMPLATE_SOURCES', 'Clip',
+           'load_clip', 'tiny_random_clip', 'fill_templates', 'resolve_templates', 'text_features', 'text_direction',
            'token_embedding', 'encode_token_embeddings', 'PromptEmbedding', 'prompt_token_embeddings']
 
 # %% ../../nbs/02a_clip.ipynb #4c7bee91
@@ -175,12 +175,13 @@ CLIP_MODELS.register("tiny-random", lambda device=None, seed=0: tiny_random_clip
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES, IMAGENET_CLASSNAMES
 
 IMAGENET_TEMPLATES: tuple[str, ...] = tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)
+NADA_TEMPLATES: tuple[str, ...] = tuple(t for t in IMAGENET_TEMPLATES if t != "a photo of many {}.")
 SINGLE_TEMPLATE: tuple[str, ...] = ("a photo of a {}.",)
 
 Template = str | Callable[[str], str]
 
 # %% ../../nbs/02a_clip.ipynb #a6c9f73e
-def fill_templates(classname: str, templates: Template | Sequence[Template] = IMAGENET_TEMPLATES) -> list[str]:
+def fill_templates(classname: str, templates: Template | Sequence[Template] = NADA_TEMPLATES) -> list[str]:
     "Every template filled with `classname`; a template is a string with `{}` or a function of the class name."
     if isinstance(templates, str) or callable(templates): templates = [templates]
     out = []
@@ -195,17 +196,18 @@ TEMPLATE_SOURCES = Registry("template source")
 
 # %% ../../nbs/02a_clip.ipynb #dca71fc2
 def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Template, ...]:
-    "`'imagenet'` (CLIP's 80 ImageNet templates, averaged), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'<source>:<argument>'` (a registered `TEMPLATE_SOURCES` entry, e.g. a world's captions), a template with '{}', or a list of them."
+    "`'imagenet'` (the 79 ImageNet templates of NADA's code, averaged), `'imagenet-80'` (CLIP's 80), `'single'` ('a photo of a {}.'), `'none'`/`'{}'` (the class text as is), `'<source>:<argument>'` (a registered `TEMPLATE_SOURCES` entry, e.g. a world's captions), a template with '{}', or a list of them."
     if template is None: return ("{}",)
     if isinstance(template, str):
         t = template.strip()
-        if t.lower() in ("imagenet", "int", "imagenet_templates"): return tuple(IMAGENET_TEMPLATES)
+        if t.lower() in ("imagenet", "int", "imagenet_templates", "imagenet-79", "nada"): return tuple(NADA_TEMPLATES)
+        if t.lower() in ("imagenet-80", "clip"): return tuple(IMAGENET_TEMPLATES)
         if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
         if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
         source, _, argument = t.partition(":")
         if argument and source in TEMPLATE_SOURCES: return tuple(TEMPLATE_SOURCES[source](argument))   # e.g. a world's captions
         if "{}" not in t:
-            raise ConfigError(f"template={template!r}: use 'imagenet', 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
+            raise ConfigError(f"template={template!r}: use 'imagenet' (NADA's 79), 'imagenet-80' (CLIP's 80), 'single', 'none' or a prompt with '{{}}' where the class name goes, e.g. 'a photo of a {{}}.'.")
         return (t,)
     templates = tuple(template)
     if not templates: raise ConfigError("templates: the list is empty; pass at least one template with '{}'.")
@@ -225,14 +227,14 @@ def _template_features(clip: Clip, classnames: Sequence[str], templates, batch_s
     return feats.view(len(classnames), n_t, -1)
 
 # %% ../../nbs/02a_clip.ipynb #2ea3f1d3
-def text_features(clip: Clip, classnames: str | Sequence[str], templates: Template | Sequence[Template] = IMAGENET_TEMPLATES, batch_size: int = 256) -> torch.Tensor:
+def text_features(clip: Clip, classnames: str | Sequence[str], templates: Template | Sequence[Template] = NADA_TEMPLATES, batch_size: int = 256) -> torch.Tensor:
     "`(N, D)` unit text features: each template's feature normalised, averaged over templates, renormalised."
     if isinstance(classnames, str): classnames = [classnames]
     if not len(classnames): raise ConfigError("text_features: give at least one class name.")
     return F.normalize(_template_features(clip, classnames, templates, batch_size).mean(1), dim=-1)
 
 # %% ../../nbs/02a_clip.ipynb #f0b80670
-def text_direction(clip: Clip, source: str, target: str, templates: Template | Sequence[Template] = IMAGENET_TEMPLATES, batch_size: int = 256) -> torch.Tensor:
+def text_direction(clip: Clip, source: str, target: str, templates: Template | Sequence[Template] = NADA_TEMPLATES, batch_size: int = 256) -> torch.Tensor:
     "`(D,)` unit direction from `source` to `target` text: mean over templates of (target - source) unit features, normalised (NADA)."
     f = _template_features(clip, [source, target], templates, batch_size)
     return F.normalize((f[1] - f[0]).mean(0), dim=-1)

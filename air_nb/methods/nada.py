@@ -5,7 +5,7 @@
 # %% ../../nbs/03b_nada.ipynb #6d9aa5ba
 from __future__ import annotations
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -17,48 +17,113 @@ from .base import Method, register_method
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['NadaConfig', 'select_layers', 'Nada']
+__all__ = ['ZERO_OFFSETS', 'AUTO_LAYER_OPTIMIZERS', 'AUTO_LAYER_RANKINGS', 'AUTO_LAYER_MAPPINGS', 'NadaConfig',
+           'nada_layer_names', 'w_entry_layers', 'layer_movement', 'select_layers', 'Nada']
 
 # %% ../../nbs/03b_nada.ipynb #f77f812b
+ZERO_OFFSETS = {"code": "where G_t(w) and G_S(w) encode identically, encode G_t(w) + 1e-6 (NADA's code), at any iteration",
+                "noise": "add N(0, zero_offset_noise) to G_t(w) at iteration 0 (earlier air_nb)"}
+AUTO_LAYER_OPTIMIZERS = {"sgd": "plain SGD on the W+ codes (NADA's and AIR's code)", "adam": "Adam (earlier air_nb)"}
+AUTO_LAYER_RANKINGS = {"code": "loss 1 - logit_scale * cos / 100 toward the bare target word; rank by mean |dw| (NADA's code)",
+                       "l2": "loss 1 - cos toward the template-averaged target text; rank by the L2 norm of dw (earlier air_nb)"}
+AUTO_LAYER_MAPPINGS = {"code": "W+ entry i trains [first conv, first toRGB, the other convs][i] (NADA's code: off by one)",
+                       "conv": "W+ entry i trains the convolution(s) it modulates (`Generator.w_layer_names`; earlier air_nb)"}
+
 @dataclass
 class NadaConfig:
     "NADA's own fields (the optimiser and the rest are the run's: `RunConfig`)."
     direction_weight: float = 1.0
     global_weight: float = 0.0
-    zero_offset_noise: float = 0.01       # std of the perturbation of G_t(w) where G_t equals its reference
+    zero_offset: str = field(default="code", metadata={"legacy": "noise"})          # G_t(w) = G_S(w): see `ZERO_OFFSETS`
+    zero_offset_noise: float = 0.01       # std of the perturbation of G_t(w) with zero_offset='noise' (and at AIR's fresh anchors)
+    train_constant: bool = field(default=True, metadata={"legacy": False})          # without layer selection, also train the learned constant
     auto_layer_k: int | None = None       # adaptive layer selection: train only the layers of the top-k W+ entries
     auto_layer_iters: int = 1
     auto_layer_batch: int = 8
     auto_layer_lr: float = 0.01
+    auto_layer_optimizer: str = field(default="sgd", metadata={"legacy": "adam"})   # see `AUTO_LAYER_OPTIMIZERS`
+    auto_layer_ranking: str = field(default="code", metadata={"legacy": "l2"})      # see `AUTO_LAYER_RANKINGS`
+    auto_layer_mapping: str = field(default="code", metadata={"legacy": "conv"})    # see `AUTO_LAYER_MAPPINGS`
 
     def check(self, run):
         if self.auto_layer_k is not None and self.auto_layer_k < 1:
             raise ConfigError(f"auto_layer_k={self.auto_layer_k}: None (all layers) or >= 1.")
+        for name, allowed in (("zero_offset", ZERO_OFFSETS), ("auto_layer_optimizer", AUTO_LAYER_OPTIMIZERS),
+                              ("auto_layer_ranking", AUTO_LAYER_RANKINGS), ("auto_layer_mapping", AUTO_LAYER_MAPPINGS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: choose one of {list(allowed)} ({'; '.join(f'{k}: {v}' for k, v in allowed.items())}).")
 
 # %% ../../nbs/03b_nada.ipynb #57900383
-def select_layers(G: Generator, clip: Clip, target_text: torch.Tensor, k: int, iters: int = 1, batch: int = 8,
-                  lr: float = 0.01, truncation: float = 1.0, rng: torch.Generator | None = None) -> list[str]:
-    "Names of the trainable layers driven by the `k` W+ entries that `iters` steps of W+ optimisation toward `target_text` move most."
-    if k >= G.num_ws: return sorted({n for names in G.w_layer_names for n in names}, key=list(G.trainable_layers()).index)
+def nada_layer_names(G: Generator) -> list[str] | None:
+    "NADA's code's W+ index -> layer list for a StyleGAN2: `[b4.conv1, b4.torgb] + the other convs`; None for other generators."
+    names = list(G.trainable_layers())
+    if not names or "." not in names[0]: return None
+    rgb = names[0].rsplit(".", 1)[0] + ".torgb"
+    try: G.get_submodule(rgb)
+    except AttributeError: return None
+    out = [names[0], rgb] + names[1:]
+    return out if len(out) == G.num_ws else None
+
+def w_entry_layers(G: Generator, mapping: str = "code") -> list[list[str]]:
+    "For each W+ entry, the layers selecting it trains (`mapping`: see `AUTO_LAYER_MAPPINGS`)."
+    if mapping not in AUTO_LAYER_MAPPINGS: raise ConfigError(f"auto_layer_mapping={mapping!r}: choose one of {list(AUTO_LAYER_MAPPINGS)}.")
+    code = nada_layer_names(G) if mapping == "code" else None
+    return [[n] for n in code] if code is not None else G.w_layer_names
+
+# %% ../../nbs/03b_nada.ipynb #57d068f7
+def _logit_scale(clip: Clip) -> float:
+    s = getattr(clip.model, "logit_scale", None)
+    return float(s.exp()) if isinstance(s, torch.Tensor) else 100.0
+
+def layer_movement(G: Generator, clip: Clip, target_text: torch.Tensor, iters: int = 1, batch: int = 8, lr: float = 0.01,
+                   truncation: float = 1.0, rng: torch.Generator | None = None, optimizer: str = "sgd",
+                   ranking: str = "code") -> tuple[torch.Tensor, float]:
+    "How far each W+ entry moves `(num_ws,)` in `iters` steps toward `target_text`, and the loss before the first step."
+    if optimizer not in AUTO_LAYER_OPTIMIZERS: raise ConfigError(f"auto_layer_optimizer={optimizer!r}: choose one of {list(AUTO_LAYER_OPTIMIZERS)}.")
+    if ranking not in AUTO_LAYER_RANKINGS: raise ConfigError(f"auto_layer_ranking={ranking!r}: choose one of {list(AUTO_LAYER_RANKINGS)}.")
     dev = G.w_avg.device
     z = torch.randn(batch, G.z_dim, generator=rng).to(dev)
+    text = target_text.to(dev).float().reshape(-1)
+    scale = _logit_scale(clip) / 100
     grads = [p.requires_grad for p in G.parameters()]
     G.requires_grad_(False)
     try:
         with torch.no_grad(): w0 = G.as_w_plus(G.latents(z, truncation)).clone()
         w = w0.clone().requires_grad_(True)
-        opt = torch.optim.Adam([w], lr=lr)
+        opt = torch.optim.SGD([w], lr=lr) if optimizer == "sgd" else torch.optim.Adam([w], lr=lr)
+        first = None
         for _ in range(iters):
-            loss = global_clip_loss(clip.encode_image(G.synthesize(w)), target_text)
+            f = clip.encode_image(G.synthesize(w))
+            loss = (1 - scale * (f @ text)).mean() if ranking == "code" else global_clip_loss(f, text)
+            first = float(loss.detach()) if first is None else first
             opt.zero_grad(); loss.backward(); opt.step()
     finally:
         for p, g in zip(G.parameters(), grads): p.requires_grad_(g)
-    moved = (w.detach() - w0).norm(dim=-1).mean(0)
-    top = moved.topk(k).indices.tolist()
-    names = {n for i in top for n in G.w_layer_names[i]}
-    return [n for n in G.trainable_layers() if n in names]
+    delta = w.detach() - w0
+    return (delta.abs().mean(-1).mean(0) if ranking == "code" else delta.norm(dim=-1).mean(0)), first
+
+# %% ../../nbs/03b_nada.ipynb #62424b98
+def select_layers(G: Generator, clip: Clip, target_text: torch.Tensor, k: int, iters: int = 1, batch: int = 8,
+                  lr: float = 0.01, truncation: float = 1.0, rng: torch.Generator | None = None, optimizer: str = "sgd",
+                  ranking: str = "code", mapping: str = "code") -> list[str]:
+    """Names of the layers (modules of `G`) trained this iteration: those of the `k` W+ entries that `iters` steps toward
+    `target_text` move most (`ranking='code'`: pass the bare target word's feature, as NADA's code does)."""
+    entries = w_entry_layers(G, mapping)
+    if k >= G.num_ws: top = list(range(G.num_ws))
+    else: top = layer_movement(G, clip, target_text, iters, batch, lr, truncation, rng, optimizer, ranking)[0].topk(k).indices.tolist()
+    chosen = {n for i in top for n in entries[i]}
+    return list(dict.fromkeys(n for e in entries for n in e if n in chosen))
 
 # %% ../../nbs/03b_nada.ipynb #773a0d25
+def _learned_constant(G: Generator) -> torch.nn.Parameter | None:
+    "A StyleGAN2's learned 4x4 input (`b4.const`); None for generators without one."
+    return next((p for n, p in G.named_parameters() if n.endswith(".const") or n == "const"), None)
+
+def _set_trainable(G: Generator, names: list[str]) -> None:
+    "`requires_grad` True exactly for the modules `names` of `G` (trainable layers or others, e.g. 'b4.torgb')."
+    G.requires_grad_(False)
+    for n in names: G.get_submodule(n).requires_grad_(True)
+
 @register_method
 class Nada(Method):
     "NADA: the directional CLIP loss against the frozen source generator."
@@ -66,23 +131,42 @@ class Nada(Method):
 
     def setup(self, trainer):
         super().setup(trainer)
-        run, clip = trainer.run, trainer.clip
+        c, run, clip, G = self.config, trainer.run, trainer.clip, trainer.generator
         self.templates = resolve_templates(run.templates)
         self.direction = text_direction(clip, run.source, run.target, self.templates).to(trainer.device)
         self.target_text = text_features(clip, run.target, self.templates)[0].to(trainer.device)
-        self.layers = trainer.trainable
-        self.select = self.config.auto_layer_k is not None and getattr(trainer.generator, "supports_layer_selection", True)
-        if self.config.auto_layer_k is not None and not self.select:   # a diffusion UNet has no W+ entries to rank
-            warnings.warn(f"auto_layer_k={self.config.auto_layer_k}: adaptive layer selection ranks W+ entries, which this "
-                          f"{trainer.generator.arch} generator does not have; it is skipped and every trainable layer is trained.")
+        self.layers = list(trainer.trainable)
+        self.select = c.auto_layer_k is not None and getattr(G, "supports_layer_selection", True)
+        if c.auto_layer_k is not None and not self.select:   # a diffusion UNet has no W+ entries to rank
+            warnings.warn(f"auto_layer_k={c.auto_layer_k}: adaptive layer selection ranks W+ entries, which this "
+                          f"{G.arch} generator does not have; it is skipped and every trainable layer is trained.")
+        self.extra_parameters = []   # trained beyond the trainer's trainable layers
+        if self.select:
+            self.selection_text = (text_features(clip, run.target, ("{}",))[0] if c.auto_layer_ranking == "code" else self.target_text).to(trainer.device)
+            entries = w_entry_layers(G, c.auto_layer_mapping)
+            known = set(G.trainable_layers())
+            self.extra_parameters = [p for n in dict.fromkeys(n for e in entries for n in e) if n not in known
+                                     for p in G.get_submodule(n).parameters()]
+            if c.auto_layer_k >= G.num_ws and c.auto_layer_mapping == "code":   # every entry chosen: the code's whole list
+                self.layers = select_layers(G, clip, self.selection_text, int(c.auto_layer_k), mapping=c.auto_layer_mapping)
+                _set_trainable(G, self.layers)
+        elif c.train_constant and run.trainable in ("all", None):
+            const = _learned_constant(G)
+            if const is not None: self.extra_parameters = [const.requires_grad_(True)]
+
+    def parameters(self, phase):
+        ps = list(self.trainer.trainable_parameters)
+        seen = {id(p) for p in ps}
+        return ps + [p for p in self.extra_parameters if id(p) not in seen]
 
     def before_step(self, step):
         c, tr = self.config, self.trainer
         if self.select and c.auto_layer_k < tr.generator.num_ws:
             with tr.timer("layer_selection"):
-                self.layers = select_layers(tr.generator, tr.clip, self.target_text, int(c.auto_layer_k), c.auto_layer_iters,
-                                            c.auto_layer_batch, c.auto_layer_lr, tr.run.truncation, tr.rng)
-                tr.generator.set_trainable(self.layers)
+                self.layers = select_layers(tr.generator, tr.clip, self.selection_text, int(c.auto_layer_k), c.auto_layer_iters,
+                                            c.auto_layer_batch, c.auto_layer_lr, tr.run.truncation, tr.rng,
+                                            c.auto_layer_optimizer, c.auto_layer_ranking, c.auto_layer_mapping)
+                _set_trainable(tr.generator, self.layers)
 
     def loss_weights(self): return {"direction": self.config.direction_weight, "global": self.config.global_weight}
     def log(self): return {"layers": len(self.layers)}
@@ -107,12 +191,20 @@ def extra_terms(self: Nada, step: int, images: torch.Tensor, features: torch.Ten
 
 # %% ../../nbs/03b_nada.ipynb #83aa196b
 @patch
+def direction_features(self: Nada, step: int, images: torch.Tensor, features: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    "`features` of `images`, or (`zero_offset='code'`, where they equal `references` exactly) those of `images + 1e-6` (NADA's code)."
+    if self.config.zero_offset == "code" and bool((features.detach() - references).sum() == 0):
+        return self.trainer.clip.encode_image(images + 1e-6)
+    return features
+
+@patch
 def losses(self: Nada, phase, step, batch):
     tr, w = self.trainer, batch["latents"]
     with torch.no_grad(): refs = tr.clip.encode_image(torch.cat(self.reference_images(step, w)))
     images = tr.generator.synthesize(w)
-    features = tr.clip.encode_image(self.perturbed(images) if step == 0 else images)
-    terms = {"direction": directional_loss(features, refs[:len(w)], self.direction)}
+    noisy = self.config.zero_offset == "noise" and step == 0
+    features = tr.clip.encode_image(self.perturbed(images) if noisy else images)
+    terms = {"direction": directional_loss(self.direction_features(step, images, features, refs[:len(w)]), refs[:len(w)], self.direction)}
     terms.update(self.extra_terms(step, images, features, refs[len(w):]))
     if self.config.global_weight: terms["global"] = global_clip_loss(features, self.target_text)
     return terms
