@@ -28,6 +28,7 @@ FLOW_GRAY: dict[str, str] = {
     "luma": "601 luma of the RGB image, then min-max to 0..255 per image (air_nb before it followed the code)",
 }
 
+# %% ../../nbs/03j_asc.ipynb #5009166f
 def to_gray_uint8(images: torch.Tensor, mode: str = "code") -> np.ndarray:
     "Images (B, 3, H, W) in [-1, 1] -> grey uint8 (B, H, W), stretched to 0..255 per image as `FLOW_GRAY[mode]` says."
     if mode not in FLOW_GRAY: raise ConfigError(f"flow_gray={mode!r}: choose one of {sorted(FLOW_GRAY)}.")
@@ -50,6 +51,7 @@ def farneback_gray(prev: np.ndarray, nxt: np.ndarray, winsize: int = 16, levels:
                                           iterations, poly_n, poly_sigma, 0) for x, y in zip(prev, nxt)]
     return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
 
+# %% ../../nbs/03j_asc.ipynb #50dcd110
 def farneback_flow(prev: torch.Tensor, nxt: torch.Tensor, winsize: int = 16, levels: int = 3, pyr_scale: float = 0.5,
                    iterations: int = 5, poly_n: int = 5, poly_sigma: float = 1.1, gray: str = "code") -> torch.Tensor:
     "Farneback flow (B, 2, H, W) from each image of `prev` to the same image of `nxt` (both (B, 3, H, W) in [-1, 1]), on the CPU."
@@ -67,6 +69,7 @@ SOBEL_PADDING: dict[str, str] = {
     "replicate": "601 grey, Sobel with replicate padding, a separable Gaussian blur (air_nb before it followed the code)",
 }
 
+# %% ../../nbs/03j_asc.ipynb #dece2542
 def sobel_importance(images: torch.Tensor, blur: int = 7, sigma: float = 7.0, padding: str = "zeros") -> torch.Tensor:
     "Edge response (B, H, W) of images (B, 3, H, W): |2×Sobel| of the grey image, Gaussian-blurred (kernel `blur`, 0: none)."
     if padding not in SOBEL_PADDING: raise ConfigError(f"sobel_padding={padding!r}: choose one of {sorted(SOBEL_PADDING)}.")
@@ -93,6 +96,7 @@ IMPORTANCE_NORM: dict[str, str] = {
     "sum": "ν / Σν (air_nb before it followed the code)",
 }
 
+# %% ../../nbs/03j_asc.ipynb #0dd15f8b
 def position_probabilities(importance: torch.Tensor, flow: torch.Tensor, size: int, quantile: float = 0.6,
                            scope: str = "batch", norm: str = "minmax") -> tuple[torch.Tensor, torch.Tensor]:
     """Sampling probabilities (B, size²) of the pooled `importance` with unreliable flow masked out, and the flow pooled
@@ -112,6 +116,7 @@ def position_probabilities(importance: torch.Tensor, flow: torch.Tensor, size: i
     probs = torch.where(total > 0, nu / total.clamp_min(1e-30), torch.full_like(nu, 1.0 / nu.shape[1]))
     return probs, flow_s
 
+# %% ../../nbs/03j_asc.ipynb #ac971545
 def sample_positions(importance: torch.Tensor, flow: torch.Tensor, size: int, m: int, quantile: float = 0.6,
                      scope: str = "batch", generator: torch.Generator | None = None, norm: str = "minmax"):
     """Positions `p` (B, m) drawn with `position_probabilities`, uniform partners `q` (B, m) (flat indices on the
@@ -141,8 +146,10 @@ def roi_align_at(feat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.
     out = roi_align(feat, boxes, output_size=1, spatial_scale=1.0, sampling_ratio=-1, aligned=False)   # (B*m, C, 1, 1)
     return out.reshape(b, m, -1).transpose(1, 2)
 
+# %% ../../nbs/03j_asc.ipynb #549fc3fd
 FEATURE_READ: dict[str, Any] = {"roi_align": roi_align_at, "bilinear": bilinear_at}
 
+# %% ../../nbs/03j_asc.ipynb #abd2c670
 def pair_similarities(f_prev: torch.Tensor, f_cur: torch.Tensor, p: torch.Tensor, q: torch.Tensor, flow_s: torch.Tensor,
                       read: str = "roi_align"):
     "cos(f(p), f(q)) (B, m) on G_{n−α}'s grid and at the flow-displaced points on G_n's features (read by `FEATURE_READ[read]`)."
@@ -167,6 +174,7 @@ def asc_loss(src: list[torch.Tensor], tgt: list[torch.Tensor], softmax: str = "j
 # %% ../../nbs/03j_asc.ipynb #ce819df6
 ASC_CODE_LAYERS = range(1, 11)   # the reference code's LFC_layers "1,...,10": indices into the feature list
 
+# %% ../../nbs/03j_asc.ipynb #6f3fc2e0
 def asc_layers(features: dict, layers: Any = "code") -> list[str]:
     "The layers of ASC's term: 'code' = feature indices 1..10 (those that exist), else as `feature_layers`."
     if layers in ("code", None):
@@ -175,6 +183,7 @@ def asc_layers(features: dict, layers: Any = "code") -> list[str]:
         return [names[i] for i in ASC_CODE_LAYERS if i < len(names)]
     return feature_layers(features, layers)
 
+# %% ../../nbs/03j_asc.ipynb #702862d8
 @dataclass
 class AscConfig(IdcConfig):
     "ASC: IDC's fields (here against G_{n−α}; `kl_weight` is λ_prog) plus the align-free spatial correlation."

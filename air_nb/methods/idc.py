@@ -26,6 +26,7 @@ IDC_LAYERS: dict[str, str] = {
     "all": "every feature map",
 }
 
+# %% ../../nbs/03h_idc.ipynb #95df07fa
 def _block_outputs(names: list[str]) -> list[str]:
     "The maps `synthesize` reported before it listed every convolution: StyleGAN2's `b{res}.conv0` maps left out."
     return [n for n in names if not re.fullmatch(r"b\d+\.conv0", n)]
@@ -76,6 +77,7 @@ IDC_LAYER_SAMPLING: dict[str, str] = {
     "all": "the mean over the layers (the paper's sum over layers, scaled; air_nb before it followed the code)",
 }
 
+# %% ../../nbs/03h_idc.ipynb #a31e342a
 @dataclass
 class IdcConfig(FewShotConfig):
     "IDC: the few-shot fields plus the distance-consistency weight, layers and batch."
