@@ -76,3 +76,20 @@ def test_anchor_prompts_directions_and_adaptive_loss(setting):
     assert max(v for d in diffs.values() for v in (d.values() if isinstance(d, dict) else [d])) < TOL, diffs
     # the learned prompt moved: the comparison is not of two initial contexts
     assert rel(learner.prompt.ctx.detach(), learner.initial_ctx) > 100 * TOL
+
+
+def test_anchor_latents_truncate_toward_rosinality_mean_latent():
+    "AIR's prompt latents: truncation 0.7 toward mean_latent(4096) of the run's random z (the same z drawn here)."
+    from air_nb.methods.air import anchor_latents
+    from air_nb.models.generators import load_checkpoint
+    fx = torch.load(FIXTURE.parent / "anchor_latents.pt", weights_only=False)
+    m, c = fx["meta"], AirConfig()
+    assert (c.anchor_latents, c.mean_latent_samples, c.prompt_truncation) == ("mean_latent", m["samples"], m["truncation"])
+    G = load_checkpoint(FIXTURE.parent / "generator.pt")
+    with torch.no_grad():
+        w = anchor_latents(G, fx["z"], c.prompt_truncation, c.anchor_latents, c.mean_latent_samples,
+                           rng=torch.Generator().manual_seed(m["seed"]))
+        mean = G.mapping(torch.randn(m["samples"], G.z_dim, generator=torch.Generator().manual_seed(m["seed"]))).mean(0)
+        assert rel(mean, fx["mean_latent"]) < TOL
+        assert rel(w, fx["latents"]) < TOL
+        assert rel(anchor_latents(G, fx["z"], 0.7, "w_avg"), fx["latents"]) > 100 * TOL   # the checkpoint's average differs

@@ -29,6 +29,12 @@ What is run, with AIR's settings for photo -> sketch (`--iter 301 --adaptative_i
 - the NADA term's text direction `CLIPLoss.compute_text_direction`;
 - the adaptive loss of `forward` for given trainable/anchor image features and the second anchor's direction.
 Only the number of prompt steps is smaller than the code's 200 (a short test).
+
+The anchor latents (`anchor_latents.pt`, `generator.pt`): AIR's `SG2Generator` computes `mean_latent(4096)` at
+construction (rosinality: the mean of the mapping network's outputs for `torch.randn(4096, style_dim)`) and truncates
+the 1000 prompt latents toward it (`truncation_latent + t * (style - truncation_latent)`, t = 0.7). That is run on
+a small rosinality generator from NADA's `ZSSGAN/model/sg2_model.py` (the model AIR ships; channels shrunk to 16,
+style_dim 32, stored noise, weights rounded to float16) after `torch.manual_seed(MEAN_SEED)`.
 """
 from __future__ import annotations
 import argparse, shutil, sys, textwrap
@@ -39,7 +45,7 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import checkout, install_clip_shim
+from common import checkout, install_clip_shim, install_cpu_ops
 
 NADA_MIRROR = "/work/.mirror/rinongal+StyleGAN-nada/repo"
 SOURCE, TARGET = "photo", "sketch"
@@ -49,6 +55,7 @@ STEPS1, STEPS2 = 10, 5
 COPIES, PROMPT_LR = 5, 1e-3
 N_IMAGES, N_BATCH = 16, 4
 DATA_SEED = 5
+MEAN_SEED, MEAN_SAMPLES, STYLE_DIM, N_MLP, RESOLUTION, CHANNELS, TRUNCATION = 3, 4096, 32, 2, 32, 16, 0.7
 
 
 def blocks(path: Path) -> tuple[str, dict[str, str]]:
@@ -142,7 +149,35 @@ def main(argv=None):
     out = Path(args_cli.out); out.mkdir(parents=True, exist_ok=True)
     torch.save(fixture, out / "air.pt")
     print({k: (v["text"].norm().item() if isinstance(v, dict) else v.shape) for k, v in expected.items()})
-    print("wrote", out / "air.pt", (out / "air.pt").stat().st_size, "bytes")
+    anchor_latent_fixture(nada, out)
+    for f in ("air.pt", "generator.pt", "anchor_latents.pt"): print("wrote", out / f, (out / f).stat().st_size, "bytes")
+
+
+def anchor_latent_fixture(nada: Path, out: Path) -> None:
+    "rosinality's mean_latent(4096) and the truncated prompt latents of AIR's SG2Generator, on a small random generator."
+    z_dir = nada / "ZSSGAN"
+    install_cpu_ops(z_dir)
+    sg2 = z_dir / "model" / "sg2_model.py"
+    src = sg2.read_text()
+    anchor = "        self.input = ConstantInput(self.channels[4])"
+    if f"self.channels = {{k: {CHANNELS}" not in src:          # a small fixture: every resolution gets CHANNELS channels
+        assert src.count(anchor) == 1
+        sg2.write_text(src.replace(anchor, f"        self.channels = {{k: {CHANNELS} for k in self.channels}}\n" + anchor))
+    sys.path.insert(0, str(z_dir))
+    from model.sg2_model import Generator
+    torch.manual_seed(0)
+    g = Generator(RESOLUTION, STYLE_DIM, N_MLP, channel_multiplier=2)
+    with torch.no_grad():
+        for p in g.parameters(): p.copy_(p.half().float())    # exact in float16, so the stored file is the model run here
+        torch.save({"g_ema": {k: v.half() for k, v in g.state_dict().items()}}, out / "generator.pt")
+        z = torch.randn(8, STYLE_DIM, generator=torch.Generator().manual_seed(DATA_SEED))
+        torch.manual_seed(MEAN_SEED)
+        mean = g.mean_latent(MEAN_SAMPLES)                      # SG2Generator.__init__: self.generator.mean_latent(4096)
+        w = g.style(z)                                          # generator_frozen.style([z]) in forward()
+        _, latents = g([w], input_is_latent=True, truncation=TRUNCATION, truncation_latent=mean, return_latents=True,
+                       randomize_noise=False)
+    torch.save({"meta": {"seed": MEAN_SEED, "samples": MEAN_SAMPLES, "truncation": TRUNCATION},
+                "z": z, "mean_latent": mean[0], "latents": latents[:, 0]}, out / "anchor_latents.pt")
 
 
 class _Bar:
