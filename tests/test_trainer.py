@@ -70,7 +70,7 @@ def test_run_folder_contents(tmp_path):
     r = run(tmp_path / "run")
     out = tmp_path / "run"
     cfg = runs.read_config(out)
-    assert cfg["method"] == "air" and cfg["resolved"]["thresh_iter"] == 6 and cfg["resolved"]["interval_iter"] == 2
+    assert cfg["method"] == "air" and cfg["resolved"]["thresh_iter"] == 5 and cfg["resolved"]["interval_iter"] == 2
     doc = load_json(out / runs.CONFIG)
     assert doc["format"] == runs.CONFIG_FORMAT and "t_int" in doc["method_config"] and "t_int" not in doc["run"] and "lr" in doc["run"]
     lines = (out / runs.LOSSES).read_text().splitlines()
@@ -151,20 +151,21 @@ def test_grad_clip_caps_the_recorded_norm(tmp_path):
 
 
 def test_direction_cos_is_the_cosine_of_the_adaptive_and_global_directions(tmp_path):
-    """With no prompt-learning steps the first anchor's prompt is the initial one at progress t/T, so its logged
-    direction_cos can be recomputed from outside the loop."""
+    """With no prompt-learning steps the first anchor's prompt is the initial one at progress s/(T+1) (AIR's i/args.iter),
+    so its logged direction_cos can be recomputed from outside the loop with AIR's per-template unit directions."""
     import torch.nn.functional as F
-    from air_nb.clip.models import text_direction, text_features, SINGLE_TEMPLATE
+    from air_nb.clip.models import fill_templates, SINGLE_TEMPLATE
     from air_nb.methods.prompt import AnchorPrompt
+    from air_nb.methods.losses import unit_mean_direction
     clip = tiny_random_clip()
     r = run(tmp_path / "run", clip=clip, prompt_steps=0)
     first = r.prompts[0]
     step, progress = first["step"], first["progress"]
-    assert step == 6 and progress == pytest.approx(0.6)
+    assert step == 6 and progress == pytest.approx(6 / 11)     # the first anchor (t_thresh 0.5 of 10 updates); label at i / (iterations + 1)
     with torch.no_grad():
-        anchor = AnchorPrompt(clip, "photo", "sketch", seed=0)(progress)[0]
-        target = text_features(clip, "sketch", SINGLE_TEMPLATE)[0]
-        expected = F.cosine_similarity(target - anchor, text_direction(clip, "photo", "sketch", SINGLE_TEMPLATE), dim=-1)
+        anchor = AnchorPrompt(clip, "photo", "sketch", suffix="", interpolation="sequence", seed=0)(progress)[0]
+        source, target = (clip.encode_text(fill_templates(w, SINGLE_TEMPLATE)) for w in ("photo", "sketch"))
+        expected = F.cosine_similarity(unit_mean_direction(target - anchor), unit_mean_direction(target - source), dim=-1)
     assert first["direction_cos"] == pytest.approx(float(expected), abs=1e-5)
     assert all(-1 <= p["direction_cos"] <= 1 for p in r.prompts)
 

@@ -80,7 +80,7 @@ def test_paper_presets_resolve_for_all_four_methods(setting):
 
 
 def test_nada_table6_settings():
-    assert (make_config(preset="human-to-baby", method="nada").run.iterations, make_config(preset="human-to-baby", method="nada").method.auto_layer_k) == (300, 18)
+    assert (make_config(preset="human-to-baby", method="nada").run.iterations, make_config(preset="human-to-baby", method="nada").method.auto_layer_k) == (200, 18)
     c = make_config(target="Cat", method="ipl")           # the command: the NADA/AIR preset, run by IPL
     assert c.run.preset == "dog-to-cat" and c.run.method == "ipl"
 

@@ -93,6 +93,7 @@ def anchor_latents(G: Generator, z: torch.Tensor, truncation: float, center: str
 class Air(Nada):
     "AIR: NADA plus anchors, learned anchor prompts and the adaptive loss."
     name, config_class = "air", AirConfig
+    output_generator = "ema"              # AIR's train.py saves the EMA (0.99) of the generator, NADA's the trained one
 
     def setup(self, trainer):
         super().setup(trainer)

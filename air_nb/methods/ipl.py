@@ -113,6 +113,7 @@ class IplConfig(NadaConfig):
 class Ipl(Nada):
     "IPL: a latent mapper learns image-specific prompts (stage 1); the generator follows each image's own direction (stage 2)."
     name, config_class = "ipl", IplConfig
+    output_generator = "ema"              # what air_nb always evaluated for IPL (not checked against IPL's code)
 
     def setup(self, trainer):
         super().setup(trainer)

@@ -135,6 +135,7 @@ class RssaConfig(FewShotConfig):
 class Rssa(FewShotMethod):
     "RSSA's self-correlation consistency (Xiao et al. 2022, Eq. 3-4) and cross-sample term with the few-shot adversarial part; no latent projection."
     name, config_class = "rssa", RssaConfig
+    start_weights = {"generator": "ema", "source": "ema", "ema": "ema"}   # RSSA's code loads all three from ckpt["g_ema"]
 
     def sc_features(self, latents, features):
         "(source, adapted) feature maps the loss compares: a pass of their own (fresh z, stored noise) or the G phase's."

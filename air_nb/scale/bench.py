@@ -15,6 +15,7 @@ from ..core.base import get_device, MissingWeightsError
 from ..clip.models import Clip, load_clip
 from ..models.generators import Generator, load_generator
 from ..models.stylegan2 import StyleGAN2Generator
+from ..methods.air import AirConfig
 from ..training.trainer import Trainer, adapt, fields_for, load_run_clip, make_config
 from ..methods.nada import select_layers
 from ..methods.air import encode_generator
@@ -424,7 +425,7 @@ def _setting_medians(name: str, reps: list[dict]) -> dict:
 def _bench_settings(args, device: torch.device) -> tuple[list[dict], list[dict]]:
     "The scale line, then every default setting whose name contains `--only`: all rows, and each setting's medians."
     big = args.stylegan2_1024 == "yes" or (args.stylegan2_1024 == "auto" and device.type == "cuda")
-    print(f"scale: {args.iterations} iterations, t_thresh 0.6, t_int 0.1 (anchors from t_thresh), {args.prompt_latents} prompt latents, "
+    print(f"scale: {args.iterations} iterations, t_thresh {AirConfig.t_thresh}, t_int {AirConfig.t_int} (anchors from t_thresh), {args.prompt_latents} prompt latents, "
           f"{args.prompt_steps} prompt steps, each setting's own batch; samples and checkpoints at the full-length run's intervals", flush=True)
     rows, settings = [], []
     for s in [s for s in default_settings(args.iterations, args.prompt_latents, args.prompt_steps, stylegan2_1024=big) if args.only in s.name]:

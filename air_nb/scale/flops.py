@@ -15,12 +15,13 @@ from ..models.discriminators import StyleGAN2Discriminator
 from ..models.generators import GENERATOR_PRESETS
 from ..models.guided_diffusion import create_adm, P2_FLAGS
 from ..training.trainer import fields_for, make_config
+from ..methods.air import AirConfig
 
 # %% auto #0
 __all__ = ['ASSUMED_TFLOPS', 'compose', 'format_composed', 'count_flops', 'forward_flops', 'run_flops']
 
 # %% ../../nbs/07a_flops.ipynb #c20c4111
-def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thresh: float = 0.6, t_int: float = 0.1,
+def compose(units: dict, iterations: int, auto_layer_k: int, num_ws: int, t_thresh: float = AirConfig.t_thresh, t_int: float = AirConfig.t_int,
             prompt_latents: int = 1000, prompt_steps: int = 200) -> dict:
     "NADA's and AIR's composed run seconds from `units` and the counts of a run (anchors from t_thresh, as the default)."
     thresh, interval = int(round(t_thresh * iterations)), max(1, int(round(t_int * iterations)))
@@ -107,7 +108,7 @@ def _zero_shot_flops(f: dict, run, m, method: str, diffusion: bool) -> float:
     steps = int((run.generator_options or {}).get("steps", 10)) if diffusion else 0
     units = _zero_shot_units(f, run.batch, getattr(m, "auto_layer_batch", 8), steps)
     k, num_ws = getattr(m, "auto_layer_k", None), f["num_ws"]
-    c = compose(units, run.iterations, k if k is not None and num_ws else num_ws, num_ws, getattr(m, "t_thresh", 0.6), getattr(m, "t_int", 0.1),
+    c = compose(units, run.iterations, k if k is not None and num_ws else num_ws, num_ws, getattr(m, "t_thresh", AirConfig.t_thresh), getattr(m, "t_int", AirConfig.t_int),
                 getattr(m, "prompt_latents", 1000), getattr(m, "prompt_steps", 200))
     total = c["air_s"] if method == "air" else c["nada_s"]
     if method == "ipl": total += m.mapper_iterations * m.mapper_batch * (units["anchor_image"] + 3 * f["clip_text"])
