@@ -201,7 +201,7 @@ def resolve_templates(template: str | Sequence[Template] | None) -> tuple[Templa
     if isinstance(template, str):
         t = template.strip()
         if t.lower() in ("imagenet", "int", "imagenet_templates", "imagenet-79", "nada"): return tuple(NADA_TEMPLATES)
-        if t.lower() in ("imagenet-80", "clip"): return tuple(IMAGENET_TEMPLATES)
+        if t.lower() == "imagenet-80": return tuple(IMAGENET_TEMPLATES)
         if t.lower() in ("single", "photo"): return tuple(SINGLE_TEMPLATE)
         if t.lower() in ("none", "raw", "{}", ""): return ("{}",)
         source, _, argument = t.partition(":")
