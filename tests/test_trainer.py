@@ -347,3 +347,13 @@ def test_training_noise_is_fresh_per_call_and_reproducible(tmp_path):
     assert load_json(tmp_path / "a" / runs.CONFIG)["resolved"]["noise"] == "random"
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history] and same_weights(a.generator, b.generator)
     assert [h["loss"] for h in a.history][1:] != [h["loss"] for h in stored.history][1:]   # noise strengths start at 0, so step 0 agrees
+
+
+def test_each_method_hands_on_its_own_output_generator(tmp_path):
+    "NADA's code saves the trained generator, AIR's the EMA: the run folder's generator file and the result are that copy."
+    for method, choice in [("nada", "raw"), ("air", "ema")]:
+        r = run(tmp_path / method, method=method, iterations=3)
+        assert load_json(tmp_path / method / runs.CONFIG)["resolved"]["output_generator"] == choice
+        assert same_weights(load_generator(tmp_path / method), r.generator)
+    raw = run(tmp_path / "nada-ema", method="nada", iterations=3, output_generator="ema").generator
+    assert not same_weights(raw, load_generator(tmp_path / "nada"))       # the EMA lags the trained generator

@@ -128,6 +128,7 @@ def _set_trainable(G: Generator, names: list[str]) -> None:
 class Nada(Method):
     "NADA: the directional CLIP loss against the frozen source generator."
     name, config_class = "nada", NadaConfig
+    output_generator = "raw"              # NADA's train.py saves the trained generator itself, not an average
 
     def setup(self, trainer):
         super().setup(trainer)
