@@ -141,7 +141,7 @@ def paper_set_folder(spec: str, split: str = "train", required: bool = True) -> 
     if what is None: raise ConfigError(f"{entry['title']} has no test set (the papers measure no FID on it).")
     raise MissingWeightsError(f"target_images={spec!r}: {folder} holds no images. Download {what} and unpack the images into {folder}.")
 
-# %% ../../nbs/03g_freezed.ipynb #4c4faf99
+# %% ../../nbs/03g_freezed.ipynb #eed344eb
 LAZY_REGULARIZATION: dict[str, str] = {
     "separate": "R1 and path length as their own backward pass and optimiser step (D_reg, G_reg phases), path length on its own batch (the code)",
     "summed": "R1 added to the D loss and path length to the G loss of the same iteration (air_nb before)",

@@ -42,7 +42,7 @@ def _upgrade(doc: dict) -> dict:
     if "world" not in flat: flat["world"] = WORLD_OF_CLIP.get(flat.get("clip_model"))
     return {"format": 1, "run": flat, "method_config": {}, "resolved": doc.get("resolved", {})}
 
-# %% ../../nbs/04_runs.ipynb #1be351db
+# %% ../../nbs/04_runs.ipynb #51720ba8
 def _with_legacy_values(doc: dict) -> dict:
     "A format-1/2 document with the missing fields at their legacy values and renamed values mapped (format-2 ones become format 3)."
     run, method_fields = dict(doc["run"]), dict(doc["method_config"])
