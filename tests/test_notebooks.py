@@ -1,4 +1,4 @@
-"""Every numbered notebook in nbs/ runs top to bottom under nbdev_test (one test each).
+"""Every numbered notebook in nbs/, the index and the page of differences run top to bottom under nbdev_test (one test each).
 
 The papermill notebooks (train, evaluate, ...) need parameters and are run by their own tests."""
 import os, subprocess, sys
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 NBS = Path(__file__).resolve().parents[1] / "nbs"
-NOTEBOOKS = sorted(p.name for p in NBS.glob("[0-9]*.ipynb")) + ["index.ipynb"]
+NOTEBOOKS = sorted(p.name for p in NBS.glob("[0-9]*.ipynb")) + ["index.ipynb", "parity.ipynb"]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
