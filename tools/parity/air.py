@@ -2,7 +2,7 @@
 train.py @ b622b7a, criteria/clip_loss.py @ 4e99bfe, settings of adaptation.sh) on a random-weight ViT-B-32, and save
 only the inputs and the expected outputs.
 
-    python tools/parity/air.py --scratch /tmp/air_parity --out tests/fixtures/parity/air
+    python tools/parity/air.py --nada <StyleGAN-nada clone> --scratch <scratch folder> --out tests/fixtures/parity/air
 
 AIR's repository cannot be cloned here. Its files are reconstructed in the scratch folder from the text the code index
 returns (`read_file`, repo Guimeng-Leo-Liu/AIR, at the commits above), as verbatim excerpts:
@@ -47,7 +47,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import checkout, install_clip_shim, install_cpu_ops
 
-NADA_MIRROR = "/work/.mirror/rinongal+StyleGAN-nada/repo"
 SOURCE, TARGET = "photo", "sketch"
 CLIP_SEED = 0
 ITER, ANCHORS = 301, (150, 180)       # adaptation.sh photo -> sketch: --iter 301, anchors every 30 from 150
@@ -87,7 +86,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scratch", default="/tmp/air_parity", help="scratch folder holding AIR/ (see the module docstring)")
     ap.add_argument("--out", default="tests/fixtures/parity/air")
-    ap.add_argument("--nada", default=NADA_MIRROR, help="NADA's git mirror (for utils/text_templates.py)")
+    ap.add_argument("--nada", required=True, help="a git clone of rinongal/StyleGAN-nada (for utils/text_templates.py)")
     args_cli = ap.parse_args(argv)
     torch.set_num_threads(1)
     air = Path(args_cli.scratch) / "AIR"

@@ -18,8 +18,8 @@ widths from a module variable (the scratch copy only), so that a tiny model can 
 Only inputs and expected outputs are written to --out (tests/fixtures/parity/idc_asc/):
 generators.pt (the two state dicts), noise.pt (float16 noise maps), expected.pt. No reference code is written there.
 
-    python tools/parity/idc_asc.py --idc /work/.mirror/utkarshojha+few-shot-gan-adaptation/repo \\
-        --asc /work/.mirror/arith3+Progressive-Few-Shot-GAN-Adaptation/repo --scratch /tmp/parity_idc_asc \\
+    python tools/parity/idc_asc.py --idc <few-shot-gan-adaptation clone> \\
+        --asc <Progressive-Few-Shot-GAN-Adaptation clone> --scratch <scratch folder> \\
         --out tests/fixtures/parity/idc_asc
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Parity fixtures for StyleGAN-NADA: run NADA's own code (rinongal/StyleGAN-nada, ZSSGAN/) on a tiny random
 rosinality generator and a random-weight ViT-B-32, and save only the inputs and the expected outputs.
 
-    python tools/parity/nada.py --reference /work/.mirror/rinongal+StyleGAN-nada/repo --scratch /tmp/nada_parity \
+    python tools/parity/nada.py --reference <StyleGAN-nada clone> --scratch <scratch folder> \
         --out tests/fixtures/parity/nada
 
 What is run (all on CPU, float32), each through NADA's own functions in a scratch export of its repository:
