@@ -107,6 +107,7 @@ def test_layer_selection_defaults_are_nadas(clip, tensors, seed):
     assert abs(loss - exp["global_loss"]) / abs(exp["global_loss"]) < TOL, (loss, exp["global_loss"])
     chosen = select_layers(G, clip, bare, EXPECTED["k"], rng=torch.Generator().manual_seed(int(seed)))
     assert set(chosen) == {ours_layer(n) for n in exp["layers"]}, (chosen, exp["layers"])
+    assert select_layers(G, clip, bare, EXPECTED["k"], z=ref["z"]) == chosen           # the same z given directly
 
 
 def test_nada_method_selects_nadas_layers(clip, monkeypatch, cached_text):

@@ -77,12 +77,13 @@ def _logit_scale(clip: Clip) -> float:
 
 def layer_movement(G: Generator, clip: Clip, target_text: torch.Tensor, iters: int = 1, batch: int = 8, lr: float = 0.01,
                    truncation: float = 1.0, rng: torch.Generator | None = None, optimizer: str = "sgd",
-                   ranking: str = "code") -> tuple[torch.Tensor, float]:
-    "How far each W+ entry moves `(num_ws,)` in `iters` steps toward `target_text`, and the loss before the first step."
+                   ranking: str = "code", z: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """How far each W+ entry moves `(num_ws,)` in `iters` steps toward `target_text`, and the loss before the first step;
+    from the latents `z` `(batch, z_dim)` when given, else `batch` ones drawn from `rng`."""
     if optimizer not in AUTO_LAYER_OPTIMIZERS: raise ConfigError(f"auto_layer_optimizer={optimizer!r}: choose one of {list(AUTO_LAYER_OPTIMIZERS)}.")
     if ranking not in AUTO_LAYER_RANKINGS: raise ConfigError(f"auto_layer_ranking={ranking!r}: choose one of {list(AUTO_LAYER_RANKINGS)}.")
     dev = G.w_avg.device
-    z = torch.randn(batch, G.z_dim, generator=rng).to(dev)
+    z = (torch.randn(batch, G.z_dim, generator=rng) if z is None else z).to(dev)
     text = target_text.to(dev).float().reshape(-1)
     scale = _logit_scale(clip) / 100
     grads = [p.requires_grad for p in G.parameters()]
@@ -105,12 +106,12 @@ def layer_movement(G: Generator, clip: Clip, target_text: torch.Tensor, iters: i
 # %% ../../nbs/03b_nada.ipynb #62424b98
 def select_layers(G: Generator, clip: Clip, target_text: torch.Tensor, k: int, iters: int = 1, batch: int = 8,
                   lr: float = 0.01, truncation: float = 1.0, rng: torch.Generator | None = None, optimizer: str = "sgd",
-                  ranking: str = "code", mapping: str = "code") -> list[str]:
+                  ranking: str = "code", mapping: str = "code", z: torch.Tensor | None = None) -> list[str]:
     """Names of the layers (modules of `G`) trained this iteration: those of the `k` W+ entries that `iters` steps toward
     `target_text` move most (`ranking='code'`: pass the bare target word's feature, as NADA's code does)."""
     entries = w_entry_layers(G, mapping)
     if k >= G.num_ws: top = list(range(G.num_ws))
-    else: top = layer_movement(G, clip, target_text, iters, batch, lr, truncation, rng, optimizer, ranking)[0].topk(k).indices.tolist()
+    else: top = layer_movement(G, clip, target_text, iters, batch, lr, truncation, rng, optimizer, ranking, z)[0].topk(k).indices.tolist()
     chosen = {n for i in top for n in entries[i]}
     return list(dict.fromkeys(n for e in entries for n in e if n in chosen))
 
