@@ -186,8 +186,9 @@ def losses(self: Ipl, phase, step, batch):
     directions = self.image_directions(w)
     with torch.no_grad(): refs = tr.clip.encode_image(tr.source.synthesize(w))
     images = tr.generator.synthesize(w)
-    features = tr.clip.encode_image(self.perturbed(images) if step == 0 else images)
-    terms = {"direction": directional_loss(features, refs, directions)}
+    noisy = self.config.zero_offset == "noise" and step == 0             # NADA's step-0 rule, which IPL's code inherits
+    features = tr.clip.encode_image(self.perturbed(images) if noisy else images)
+    terms = {"direction": directional_loss(self.direction_features(step, images, features, refs), refs, directions)}
     if self.config.global_weight:
         terms["global"] = global_clip_loss(features, self.target_text)
     self._direction_cos = float(F.cosine_similarity(directions, self.direction[None], dim=-1).mean())
