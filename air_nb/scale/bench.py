@@ -187,7 +187,7 @@ def format_fewshot_row(r: dict) -> str:
 
 # %% ../../nbs/07b_bench.ipynb #525e593f
 PAPER_RUNS = {"dog-to-cat": dict(resolution=512, iterations=2000, auto_layer_k=3),
-              "human-to-baby": dict(resolution=1024, iterations=300, auto_layer_k=18)}
+              "human-to-baby": dict(resolution=1024, iterations=200, auto_layer_k=18)}      # AIR's adaptation.sh: 200 updates
 
 # %% ../../nbs/07b_bench.ipynb #be073d1d
 def _timed(fn, device, reps: int = 2) -> float:
@@ -252,7 +252,9 @@ def _fast_prompt(fast, prev: dict, anchor: torch.Tensor, n: int, rec):
 def _anchor_agreement(m, state: dict, counts: list[int], preset: str, reference: int) -> list[dict]:
     "One row per n in `counts` for the anchor AIR method `m` has just reached (`state`: the `fast` learner and `prev`, the state before)."
     L = m.learner
-    state["seen"], prev, rec = len(L.records), state["prev"], L.records[-1]
+    state["seen"], prev, rec = len(L.records), dict(state["prev"]), L.records[-1]
+    for k in ("source_images", "previous_images"):                # AIR's code embeds the source at the first anchor, after `prev`
+        if prev[k] is None: prev[k] = L.source_images
     anchor = L.previous_images                                   # this anchor's embeddings of the `reference` latents
     base = prev["previous_images"] if L.scheme == "consecutive" else prev["source_images"]
     unit = F.normalize((anchor - base).float(), dim=-1)
