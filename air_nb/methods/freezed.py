@@ -316,6 +316,19 @@ def _mixed(self: FewShotMethod, G, w: torch.Tensor, mix: tuple | None) -> torch.
     w, w2 = G.as_w_plus(w), G.as_w_plus(G.latents(z2, self.trainer.run.truncation))
     return torch.cat([w[:, :at], w2[:, at:]], 1)
 
+# %% ../../nbs/03g_freezed.ipynb #87bddf44
+@patch
+def fresh_pair(self: FewShotMethod, n: int, reference=None, noise_mode: str | None = None) -> tuple[tuple, tuple]:
+    """`((images, features), (images, features))` of `n` fresh z from the run's RNG: `reference` (default: the frozen
+    source) without gradients, then the trained G; each maps z itself, as the authors' code runs its generators on
+    `[z]`. The separate batch of IDC's and ASC's consistency terms and RSSA's self-correlation."""
+    tr = self.trainer
+    R, G = reference or tr.source, tr.generator
+    z = torch.randn(n, G.z_dim, generator=tr.rng).to(tr.device)
+    with torch.no_grad(): ref = R.synthesize(R.latents(z, tr.run.truncation), return_features=True, noise_mode=noise_mode)
+    with torch.set_grad_enabled(self.all_parameters): w = (G if self.all_parameters else tr.source).latents(z, tr.run.truncation)
+    return ref, G.synthesize(w, return_features=True, noise_mode=noise_mode)
+
 # %% ../../nbs/03g_freezed.ipynb #b187e731
 @patch
 def d_logits(self: FewShotMethod, images: torch.Tensor) -> torch.Tensor:

@@ -113,11 +113,7 @@ class Idc(FewShotMethod):
         if n is None:
             with torch.no_grad(): ref_img, ref = self.reference().synthesize(latents, return_features=True)
             return ((ref_img, ref), (None, features)) if images else (ref, features)
-        z = torch.randn(n, tr.source.z_dim, generator=tr.rng).to(tr.device)
-        R, G = self.reference(), tr.generator
-        with torch.no_grad(): ref_img, ref = R.synthesize(R.latents(z, tr.run.truncation), return_features=True)
-        with torch.set_grad_enabled(self.all_parameters): w = (G if self.all_parameters else tr.source).latents(z, tr.run.truncation)
-        img, feats = G.synthesize(w, return_features=True)
+        (ref_img, ref), (img, feats) = self.fresh_pair(n, self.reference())
         return ((ref_img, ref), (img, feats)) if images else (ref, feats)
 
     def idc_term(self, latents: torch.Tensor, features: dict, ref_features: dict, rows: torch.Tensor | None = None) -> torch.Tensor:

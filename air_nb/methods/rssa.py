@@ -143,11 +143,7 @@ class Rssa(FewShotMethod):
         if c.sc_latents == "step":
             with torch.no_grad(): _, ref = tr.source.synthesize(latents, return_features=True)
             return ref, features
-        G, S = tr.generator, tr.source
-        z = torch.randn(c.sc_batch, G.z_dim, generator=tr.rng).to(tr.device)
-        with torch.set_grad_enabled(getattr(self, "all_parameters", False)): w = G.latents(z, tr.run.truncation)
-        with torch.no_grad(): _, ref = S.synthesize(S.latents(z, tr.run.truncation), return_features=True, noise_mode="const")
-        _, feats = G.synthesize(w, return_features=True, noise_mode="const")
+        (_, ref), (_, feats) = self.fresh_pair(c.sc_batch, noise_mode="const")
         return ref, feats
 
     def extra_losses(self, step, latents, images, features):

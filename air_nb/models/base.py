@@ -255,10 +255,13 @@ def preset_path(name: str) -> Path:
 # %% ../../nbs/01_base.ipynb #3a433e97
 @dataclass(frozen=True)
 class CheckpointReader:
-    "How one kind of weights file is read: its file suffixes, the reader `(path, device) -> Generator`, and how to name the kind in a message."
+    """How one kind of weights file is read: its file suffixes, the reader `(path, device) -> Generator`, and how to name
+    the kind in a message. `weight_sets`: the file may hold the trained generator and its moving average, and the reader
+    takes `weights='ema'|'raw'`."""
     suffixes: tuple[str, ...]
     read: Callable
     describe: str
+    weight_sets: bool = False
 
 # %% ../../nbs/01_base.ipynb #4f64f82f
 CHECKPOINT_READERS = Registry("checkpoint reader")

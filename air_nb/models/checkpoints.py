@@ -309,8 +309,8 @@ def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key
     return G.eval().to(get_device(device))
 
 # %% ../../nbs/01c_checkpoints.ipynb #6fbb1c6c
-CHECKPOINT_READERS.register("nvlabs", CheckpointReader((".pkl",), load_nvlabs_pkl, ".pkl (NVlabs StyleGAN2-ADA)"))
-CHECKPOINT_READERS.register("rosinality", CheckpointReader((".pt", ".pth"), load_rosinality_pt, ".pt/.pth (rosinality)"))
+CHECKPOINT_READERS.register("nvlabs", CheckpointReader((".pkl",), load_nvlabs_pkl, ".pkl (NVlabs StyleGAN2-ADA)", weight_sets=True))
+CHECKPOINT_READERS.register("rosinality", CheckpointReader((".pt", ".pth"), load_rosinality_pt, ".pt/.pth (rosinality)", weight_sets=True))
 
 # %% ../../nbs/01c_checkpoints.ipynb #75bdbbc3
 def to_rosinality(G: StyleGAN2Generator, path: str | Path) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01g_generators.ipynb #6bb94a35
 from __future__ import annotations
-import hashlib, inspect
+import hashlib
 from pathlib import Path
 
 import torch
@@ -56,8 +56,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", weight
     if reader is None:
         kinds = [r.describe for r in CHECKPOINT_READERS.values()]
         raise ConfigError(f"cannot tell the format of {path}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.")
-    if "weights" in inspect.signature(reader.read).parameters: return reader.read(path, device, weights=weights)
-    return reader.read(path, device)       # a format with one generator
+    return reader.read(path, device, weights=weights) if reader.weight_sets else reader.read(path, device)   # else: one generator
 
 # %% ../../nbs/01g_generators.ipynb #bcf1840f
 def load_generator(source: str | Path, device: str | torch.device = "cpu", weights: str = "ema") -> Generator:

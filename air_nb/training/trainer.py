@@ -194,10 +194,10 @@ def _models(self: Trainer):
     else:
         ema_set = load_generator(self.run.generator, self.device, weights="ema")
         raw_set = load_generator(self.run.generator, self.device, weights="raw") if "raw" in start.values() else ema_set
-    sets = {"ema": self._configured(ema_set), "raw": self._configured(raw_set) if raw_set is not ema_set else None}
-    sets["raw"] = sets["raw"] or sets["ema"]
+    ema = self._configured(ema_set)
+    sets = {"ema": ema, "raw": ema if raw_set is ema_set else self._configured(raw_set)}
     self.source = sets[start["source"]].to(self.device).reference_copy()
-    self.generator = sets[start["generator"]].to(self.device).reference_copy().eval()
+    self.generator = sets[start["generator"]].to(self.device).reference_copy()
     self.ema = sets[start["ema"]].to(self.device).reference_copy()
     layers = self.generator.trainable_layers()
     self.trainable = list(layers) if self.run.trainable in ("all", None) else list(self.run.trainable)
