@@ -316,7 +316,7 @@ def _mixed(self: FewShotMethod, G, w: torch.Tensor, mix: tuple | None) -> torch.
     w, w2 = G.as_w_plus(w), G.as_w_plus(G.latents(z2, self.trainer.run.truncation))
     return torch.cat([w[:, :at], w2[:, at:]], 1)
 
-# %% ../../nbs/03g_freezed.ipynb #87bddf44
+# %% ../../nbs/03g_freezed.ipynb #4db1bfab
 @patch
 def fresh_pair(self: FewShotMethod, n: int, reference=None, noise_mode: str | None = None) -> tuple[tuple, tuple]:
     """`((images, features), (images, features))` of `n` fresh z from the run's RNG: `reference` (default: the frozen
