@@ -12,13 +12,13 @@ import yaml
 
 from ..core.base import ConfigError
 from ..core.registry import Registry
-from ..methods.base import RunConfig, METHODS, _type_ok, _type_name
+from ..methods.base import RunConfig, METHODS, _type_ok, _type_name, legacy_values
 # the built-in methods register themselves when imported: their config fields are what a preset may set
 from ..methods import nada, air, ipl, svl, freezed, idc, rssa, asc
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_GROUPS', 'PAPERS_FILE', 'PAPER_SETTINGS', 'DIFFUSION_PAPER_SETTINGS', 'check_preset',
-           'load_presets', 'register_presets', 'find_preset']
+           'load_presets', 'register_presets', 'code_values', 'find_preset']
 
 # %% ../../nbs/04a_presets.ipynb #b823ff57
 PRESETS = Registry("preset", hint="Or no preset: give generator, source and target.")
@@ -69,6 +69,15 @@ def register_presets(path: str | Path) -> list[str]:
     for name, values in presets.items(): PRESETS.register(name, values)
     for name, members in groups.items(): PRESET_GROUPS.register(name, members)
     return list(presets)
+
+# %% ../../nbs/04a_presets.ipynb #5bc8d2db
+def code_values() -> dict[str, typing.Any]:
+    "`{field: default}` for every field of `RunConfig` and the registered methods' configs that has a `legacy` value: the authors' code's settings."
+    out: dict[str, typing.Any] = {}
+    for cls in [RunConfig, *(m.config_class for m in METHODS.registered().values())]:
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        for name in legacy_values(cls): out.setdefault(name, defaults[name])
+    return out
 
 # %% ../../nbs/04a_presets.ipynb #23f3b2b4
 PAPERS_FILE = files("air_nb.training") / "presets.yaml"
