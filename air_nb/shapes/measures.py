@@ -23,6 +23,7 @@ from .world1 import ATTRIBUTES, STYLES, load_judge, zero_shot_attributes
 from .world2 import (Z_DIM, CORNER_LAYOUT, FEW_SHOT_TARGETS, latent_attributes, decode_latents, render_attributes, ideal_images,
                                   change_attributes, world2_code)
 from .judge import LAYOUT_BINS, layout_bins, layout_truth, layout_agreement, load_layout_judge
+from .attainment import attainment
 
 # %% auto #0
 __all__ = ['CLIP_WORLD2_MIN_ACC', 'world2_latents', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1',
@@ -107,8 +108,11 @@ def border_l1(images: torch.Tensor, ideal: torch.Tensor) -> float:
 
 # %% ../../nbs/06d_world2_metrics.ipynb #408c94a4
 @torch.no_grad()
-def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_size: int = 100, layout: dict | None = None, **change) -> dict:
-    "Target share, preservation against the truth and paired distances to the ideal images for `adapted`, a world-2 generator after the edit `change` (e.g. `style='sketch'`)."
+def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_size: int = 100, layout: dict | None = None,
+                    n_attainment: int = 300, **change) -> dict:
+    """Target share, preservation against the truth and paired distances to the ideal images for `adapted`, a world-2
+    generator after the edit `change` (e.g. `style='sketch'`); on the first `n_attainment` images, `attainment`'s reading
+    (reached, kept, off-world) and how often the judge agrees with it (the judge's target reading against `reached`)."""
     if not change: raise ConfigError("paired_measures needs the target change, e.g. style='sketch' or shape='star'.")
     judge = judge if judge is not None else load_judge()
     dev = next(judge.parameters()).device
@@ -129,6 +133,15 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
     out["paired_judge_cosine_distance"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
     out["paired_pixel_l1"] = float((gen.clamp(-1, 1) - ideal).abs().mean())
     out["paired_border_l1"] = border_l1(gen, ideal)
+    na = min(int(n_attainment), n)
+    if na > 0:
+        r = attainment(gen[:na], adapted, z[:na].cpu(), layout=layout, **change)
+        judge_says = torch.stack([pred[a][:na].eq(truth[a][:na]) for a in change]).all(0).numpy()
+        reached = r.reached.to_numpy()
+        out.update(attainment_n=na, attainment_reached=float(reached.mean()), attainment_kept=float(r.kept.mean()),
+                   attainment_off_world=float(r.off_world.mean()), attainment_residual=float(r.residual.median()),
+                   judge_agrees_with_attainment=float((judge_says == reached).mean()),
+                   judge_fooled=float((judge_says & ~reached).mean()))     # the judge reads the target, attainment does not
     return out
 
 # %% ../../nbs/06d_world2_metrics.ipynb #3313ea9d
@@ -226,6 +239,10 @@ def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target:
     out["preserved[truth:all-others]"] = m["preserved_all_others"]
     out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
     out["paired_dist[border-l1]"] = m["paired_border_l1"]
+    if "attainment_reached" in m:
+        out.update({"attainment[reached]": m["attainment_reached"], "attainment[kept]": m["attainment_kept"],
+                    "attainment[off-world]": m["attainment_off_world"], "attainment[residual]": m["attainment_residual"],
+                    "audit[judge-agrees-with-attainment]": m["judge_agrees_with_attainment"], "audit[judge-fooled]": m["judge_fooled"]})
     return out
 
 # %% ../../nbs/06d_world2_metrics.ipynb #120fdf58

@@ -75,7 +75,7 @@ def headline(metrics, source) -> str:
     fid_wins = int((mean.loc["nada", "fid[judge]"] < mean.loc["air", "fid[judge]"]).sum())
     sketch = lambda m: mean.loc[(m, "shapes-photo-to-sketch"), "paired_dist[pixel-l1]"]
     src = source.set_index("setting").loc["shapes-photo-to-sketch", "paired_dist[pixel-l1]"]
-    return (f"NADA vs AIR on world 2, 4 settings x {df.seed.nunique()} seeds: NADA keeps the other attributes on "
+    return (f"Superseded by the zero-shot comparison (earlier values, read by the judge). NADA vs AIR on world 2, 4 settings x {df.seed.nunique()} seeds: NADA keeps the other attributes on "
             f"{kept('nada')} of latents against AIR's {kept('air')} and has the lower FID[judge] on {fid_wins} of "
             f"{mean.loc['nada'].shape[0]} settings, so AIR's advantage in the paper is not reproduced here; photo -> sketch "
             f"draws hollow outlines (pixel L1 to the ideal sketch {src:.3f} -> {sketch('nada'):.3f} NADA, "
