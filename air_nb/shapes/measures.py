@@ -233,7 +233,10 @@ def attribute_confusion(pred_source: dict[str, torch.Tensor], pred_adapted: dict
 def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target: str, n: int, seed: int = 0, batch_size: int = 64) -> dict[str, float]:
     """Measures only the shapes world can give, on the latents of `seed`: preservation of the other attributes against
     each latent's ground truth (not the judge's reading of the source image) and the paired distance of each adapted
-    image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`."""
+    image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`;
+    then `attainment`'s reading (`attainment[reached]`, `[kept]`, `[off-world]`, `[residual]`) and the fooling audit:
+    `audit[judge-agrees-with-attainment]` (share of images where the judge's target reading and `reached` agree) and
+    `audit[judge-fooled]` (share the judge reads as the target that attainment does not reach)."""
     m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
     out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
     out["preserved[truth:all-others]"] = m["preserved_all_others"]
