@@ -1,54 +1,173 @@
-"""Zero-shot comparison on world 2: NADA, IPL, SVL and AIR, 4 settings x 3 seeds (this folder's README.md).
+"""Zero-shot comparison on world 2: NADA, IPL, SVL and AIR with the authors' code's settings, 4 settings x 5 seeds,
+read by attainment first (this folder's README.md).
 
-    python reports/zero_shot_comparison/make.py --tables     # README tables and headline.md from metrics.csv
-    python reports/zero_shot_comparison/make.py --run runs/zero_shot_comparison --benchmark runs/shapes_benchmark
+    python reports/zero_shot_comparison/make.py --run runs/zero_shot_comparison       # train (sweep, seed by seed), evaluate, grids, tables
+    python reports/zero_shot_comparison/make.py --evaluate runs/zero_shot_comparison  # evaluate the runs not yet in metrics.csv, then tables
+    python reports/zero_shot_comparison/make.py --source        # source_metrics.csv: the unadapted sources, measured the same way
+    python reports/zero_shot_comparison/make.py --grids runs/zero_shot_comparison     # the labelled sample grids (seed 0)
+    python reports/zero_shot_comparison/make.py --tables        # README tables and headline.md from the CSVs only
 
---run trains the IPL and SVL runs (`python -m air_nb.scale.sweep`, finished runs skipped), evaluates them with
-nbs/evaluate.ipynb and adds the shapes benchmark's NADA and AIR rows of seeds 0-2 (its metrics.csv; their `run` paths
-point into the benchmark's run folder, `--benchmark`). The source column is the benchmark's source_metrics.csv (the same
-generators and latents).
+--run trains `python -m air_nb.scale.sweep --grid shapes-zero-shot` one seed at a time (finished runs are skipped, so a
+cut-off run loses at most the run in progress). --evaluate adds a row per run to metrics.csv (500 samples, latents of
+seed 0; attainment on the first 300) and can be repeated while the sweep runs.
 """
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import run_study, study_parser, shell, evaluate_runs_into, zero_shot_tables, replace_block, write_headline
+from study import (run_study, study_parser, shell, condense_configs, zero_shot_source_measures, replace_block, write_headline, md_table,
+                   ci_cell, SETTING_ATTRIBUTE)
 
 HERE = Path(__file__).resolve().parent
-BENCHMARK = HERE.parent / "shapes_benchmark"
+SETTINGS = ["shapes-photo-to-sketch", "shapes-photo-to-painting", "shapes-red-to-blue", "shapes-circle-to-square"]
+METHODS = ["nada", "ipl", "svl", "air"]     # the columns of AIR's Table 1
+SEEDS = [0, 1, 2, 3, 4]
+MEASURES = [   # (title, column): attainment first, then the paired distance to the ideal image, then the papers' measures
+    ("reached: the nearest clean render has the target value and the image is on-world (attainment) ↑", "attainment[reached]"),
+    ("kept: every other attribute as the latent's truth (attainment) ↑", "attainment[kept]"),
+    ("off-world: further from any clean render than 99 % of the world's own images (attainment) ↓", "attainment[off-world]"),
+    ("residual: distance to the nearest clean render, median over images (attainment; the world's own images: 99 % under {bounds} by style) ↓", "attainment[residual]"),
+    ("paired distance to the ideal image, pixel L1 ↓", "paired_dist[pixel-l1]"),
+    ("FID on judge features vs ideal target images ↓", "fid[judge]"),
+    ("CLIP distance (pairwise 1 - cos, shapes CLIP; AIR's Table 1 measure) ↑", "clip_dist_pairwise[clip:air-nb-shapes-clip]"),
+    ("diversity: intra-dist (judge features, pairwise, K-medoids K = 10) ↑", "intra_dist[judge-features,pairwise]"),
+    ("target share read by the judge ↑", "target_share[judge:{attr}]"),
+    ("fooling audit: share the judge reads as the target that attainment does not ↓", "audit[judge-fooled]"),
+]
 
 
-def run_grid(runs: Path, benchmark_runs: Path):
-    import os, pandas as pd
-    shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-zero-shot", "--methods", "ipl", "svl",
-          "--seeds", 0, 1, 2, "--local-cpus", 1, "--out", runs)
-    evaluate_runs_into(HERE, runs)
-    b = pd.read_csv(BENCHMARK / "metrics.csv")
-    b = b[b.seed.isin([0, 1, 2])].assign(run=lambda d: [os.path.relpath(benchmark_runs / r, runs) for r in d.run])
-    pd.concat([b, pd.read_csv(HERE / "metrics.csv")]).to_csv(HERE / "metrics.csv", index=False)
+def train(runs: Path):
+    for seed in SEEDS:
+        shell(sys.executable, "-m", "air_nb.scale.sweep", "--grid", "shapes-zero-shot", "--seeds", seed, "--local-cpus", 1, "--out", runs)
+
+
+def evaluate(runs: Path, n: int = 500):
+    "Evaluate every finished run under `runs` not yet in metrics.csv (a setting and seed at a time), appending rows."
+    import pandas as pd, torch
+    from air_nb.evaluation.metrics import evaluate_runs
+    from air_nb.training import runs as run_folders
+    torch.set_num_threads(1)
+    runs = Path(runs).resolve()
+    csv = HERE / "metrics.csv"
+    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["run"])
+    todo = [r for r in run_folders.find_runs(runs) if r.relative_to(runs).as_posix() not in set(old.run)]
+    groups = {}
+    for r in todo: groups.setdefault((r.parent.name, r.name.split("-s")[-1]), []).append(r)
+    for key, folders in sorted(groups.items()):
+        print("evaluating", key, [f.name for f in folders], flush=True)
+        df, notes = evaluate_runs(folders, n=n, n_diversity=300, n_judge=n, progress=False)
+        df["run"] = [Path(r).resolve().relative_to(runs).as_posix() for r in df.run]
+        configs = condense_configs(runs).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
+        old = pd.concat([old, df.merge(configs, on="run", how="left")], ignore_index=True)
+        old.to_csv(csv, index=False)      # after every group: a cut-off evaluation keeps what it measured
+
+
+def source():
+    zero_shot_source_measures(SETTINGS).to_csv(HERE / "source_metrics.csv", index=False)
+
+
+def grids(runs: Path, n: int = 8, seed: int = 0, truncation: float = 0.7):
+    """One picture per setting: a block per method (Table 1's column order), each block the source row then the adapted
+    row of seed `seed`'s run, the same latents everywhere; every row labelled."""
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt, torch
+    from air_nb.models.generators import load_generator, sample_latents
+    from air_nb.training.trainer import PRESETS
+    torch.set_num_threads(1)
+    for s in SETTINGS:
+        G0 = load_generator(PRESETS[s]["generator"]).eval()
+        z = sample_latents(G0.z_dim, n, seed=11)
+        rows = []
+        with torch.no_grad():
+            src = G0(z, truncation)
+            for m in METHODS:
+                folder = Path(runs) / s / f"{m}-s{seed}"
+                if folder.exists(): rows += [(f"{m.upper()}: source", src), (f"{m.upper()}: adapted", load_generator(folder).eval()(z, truncation))]
+        fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.9 + 1.5, len(rows) * 1.0))
+        for ax, (label, x) in zip(axes, rows):
+            ax.imshow(torch.cat(list(x.clamp(-1, 1).add(1).div(2)), dim=2).permute(1, 2, 0).numpy())
+            ax.set_xticks([]); ax.set_yticks([]); ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        fig.suptitle(f"{s}, seed {seed}, truncation {truncation}: the same latents in every row", fontsize=9)
+        fig.subplots_adjust(left=1.5 / (n * 0.9 + 1.5), right=0.99, top=0.95, bottom=0.01, hspace=0.15)
+        fig.savefig(HERE / f"grid_{s}.png", dpi=80); plt.close(fig)
+
+
+def paired_differences(df, column: str, base: str = "air") -> str:
+    "AIR minus each other method, per setting: mean over seeds of the per-seed difference [95 % bootstrap interval]."
+    rows = []
+    for s in SETTINGS:
+        d = df[df.setting == s].pivot_table(index="seed", columns="method", values=column)
+        if base not in d: continue
+        rows.append([s, *[ci_cell((d[base] - d[m]).dropna(), show_n=True) if m in d else "–" for m in METHODS if m != base]])
+    return md_table(["setting", *[f"AIR − {m.upper()}" for m in METHODS if m != base]], rows)
 
 
 def tables():
     import pandas as pd
-    metrics = pd.read_csv(HERE / "metrics.csv")
-    replace_block(HERE / "README.md", "tables", zero_shot_tables(metrics, pd.read_csv(BENCHMARK / "source_metrics.csv")))
-    write_headline(HERE, headline(metrics))
-
-
-def headline(metrics) -> str:
-    "Which method keeps the most and the least, and where IPL leads."
+    metrics, src = pd.read_csv(HERE / "metrics.csv"), pd.read_csv(HERE / "source_metrics.csv").set_index("setting")
+    metrics = metrics.drop_duplicates("run", keep="last")      # a run evaluated twice counts once
     df = metrics.assign(setting=metrics.setting.str.split(":").str[0])
-    mean = df.groupby(["setting", "method"])[["preserved[truth:all-others]", "fid[judge]", "paired_dist[judge-cosine]"]].mean()
-    kept = mean["preserved[truth:all-others]"].unstack()
-    least = (kept.idxmin(axis=1) == "air").sum()
-    c2s = mean.loc["shapes-circle-to-square"]
-    sketch = mean.loc["shapes-photo-to-sketch", "paired_dist[judge-cosine]"]
-    return (f"NADA, IPL, SVL and AIR on the four world-2 settings, {df.seed.nunique()} seeds: no method dominates "
-            f"(IPL best on circle -> square, FID[judge] {c2s.loc['ipl', 'fid[judge]']:.1f} vs NADA {c2s.loc['nada', 'fid[judge]']:.1f}; "
-            f"{sketch.idxmin().upper()} closest to the ideal sketch, judge-cosine {sketch.min():.3f}); AIR keeps the least of "
-            f"the other attributes on {least} of {len(kept)} settings ({kept['air'].min():.2f}-{kept['air'].max():.2f}).")
+    from air_nb.shapes.attainment import load_calibration
+    res = [b["residual"] for b in load_calibration()["bounds"].values()]
+    out = []
+    for title, column in MEASURES:
+        title = title.format(bounds=f"{min(res):.2f}-{max(res):.2f}") if "{bounds}" in title else title
+        rows = []
+        for s in SETTINGS:
+            key = column.format(attr=SETTING_ATTRIBUTE[s])
+            v0 = src.loc[s].get(key) if s in src.index else None
+            rows.append([s, f"{v0:.3f}" if v0 is not None and v0 == v0 else "–",
+                         *[ci_cell(df[(df.setting == s) & (df.method == m)].get(key, [])) for m in METHODS]])
+        out += [f"**{title}**", "", md_table(["setting", "source", *(m.upper() for m in METHODS)], rows), ""]
+    replace_block(HERE / "README.md", "tables", "\n".join(out))
+    replace_block(HERE / "README.md", "differences", "**reached**\n\n" + paired_differences(df, "attainment[reached]") +
+                  "\n\n**paired distance to the ideal image, pixel L1** (negative: AIR closer)\n\n" + paired_differences(df, "paired_dist[pixel-l1]"))
+    replace_block(HERE / "README.md", "reading", reading(df, src))
+    write_headline(HERE, headline(df, src))
+
+
+def reading(df, src) -> str:
+    "The page's findings, each figure computed here from metrics.csv and source_metrics.csv."
+    import numpy as np
+    mean = df.groupby(["setting", "method"]).mean(numeric_only=True)
+    col = lambda c: mean[c].unstack().reindex(columns=METHODS)
+    reached, kept, off, fooled = col("attainment[reached]"), col("attainment[kept]"), col("attainment[off-world]"), col("audit[judge-fooled]")
+    judge = {s: mean.loc[s, f"target_share[judge:{SETTING_ATTRIBUTE[s]}]"] for s in reached.index}
+    lines = []
+    for s in [x for x in SETTINGS if x in reached.index]:
+        r = reached.loc[s]
+        lines.append(f"- **{s.replace('shapes-', '')}**: reached " + ", ".join(f"{m.upper()} {r[m]:.2f}" for m in METHODS if m in r and r[m] == r[m]) +
+                     f" (the judge reads the target on " + ", ".join(f"{judge[s][m]:.2f}" for m in METHODS if m in judge[s]) + " in the same order); "
+                     f"off-world {off.loc[s].min():.2f}-{off.loc[s].max():.2f}; kept {kept.loc[s].min():.2f}-{kept.loc[s].max():.2f}.")
+    worst = fooled.stack().idxmax()
+    lines.append(f"- **The judge is fooled** most by {worst[1].upper()} on {worst[0].replace('shapes-', '')}: {fooled.stack().max():.2f} of its images "
+                 f"read as the target are not reached; across all runs the judge agrees with attainment on "
+                 f"{df['audit[judge-agrees-with-attainment]'].min():.2f}-{df['audit[judge-agrees-with-attainment]'].max():.2f} of images.")
+    l1 = col("paired_dist[pixel-l1]")
+    closer = [(s, m) for s in l1.index for m in METHODS if l1.loc[s, m] < src.loc[s, "paired_dist[pixel-l1]"]]
+    lines.append(f"- **Pixel distance to the ideal image**: {len(closer)} of {l1.size} method-settings end closer to the ideal image than the "
+                 f"unadapted source" + (": " + ", ".join(f"{m.upper()} on {s.replace('shapes-', '')}" for s, m in closer) if closer else "") + ".")
+    return "\n".join(lines)
+
+
+def headline(df, src) -> str:
+    "How often any method reaches the target, how far off-world they land, how often the judge is fooled, and who is closest."
+    mean = df.groupby(["setting", "method"]).mean(numeric_only=True)
+    reached = mean["attainment[reached]"].unstack()
+    best = [f"{s.replace('shapes-', '')} {reached.loc[s].idxmax().upper()} {reached.loc[s].max():.2f}" for s in SETTINGS
+            if s in reached.index and reached.loc[s].max() > 0]
+    closest = mean["attainment[residual]"].unstack()
+    closest = ", ".join(f"{s.replace('shapes-', '')} {closest.loc[s].idxmin().upper()}" for s in SETTINGS if s in closest.index)
+    return (f"NADA, IPL, SVL and AIR with the authors' code's settings on world 2, {df.seed.nunique()} seeds, read by attainment: "
+            + (f"the most reached per setting: {'; '.join(best)}" if best else f"no method reaches the target on any setting (reached at most {reached.max().max():.2f})")
+            + f"; {mean['attainment[off-world]'].min():.2f}-{mean['attainment[off-world]'].max():.2f} of each method's images are off-world; "
+            f"the judge reads as the target up to {mean['audit[judge-fooled]'].max():.2f} of one method's images that attainment does not reach; "
+            f"nearest to a clean render (median residual): {closest}.")
 
 
 if __name__ == "__main__":
-    p = study_parser(__doc__, run_help="train and evaluate IPL and SVL into the run folder RUNS")
-    p.add_argument("--benchmark", type=Path, default=Path("runs/shapes_benchmark"), help="the shapes benchmark's run folder")
-    run_study(p, tables, [("run", lambda a: run_grid(a.run, a.benchmark))])
+    p = study_parser(__doc__, run_help="train, evaluate and draw the grid in the run folder RUNS")
+    p.add_argument("--evaluate", type=Path, metavar="RUNS", help="evaluate RUNS' runs not yet in metrics.csv")
+    p.add_argument("--source", action="store_true", help="measure the unadapted sources into source_metrics.csv")
+    p.add_argument("--grids", type=Path, metavar="RUNS", help="draw the labelled grids of RUNS' seed-0 runs")
+    run_study(p, tables, [("run", lambda a: (train(a.run), evaluate(a.run), grids(a.run))), ("evaluate", lambda a: evaluate(a.evaluate)),
+                          ("source", lambda a: source()), ("grids", lambda a: grids(a.grids))])
