@@ -120,6 +120,7 @@ def tables():
         out += [f"**{title}**", "", md_table(["setting", "source", *(m.upper() for m in METHODS)], rows), ""]
     replace_block(HERE / "README.md", "tables", "\n".join(out))
     replace_block(HERE / "README.md", "differences", "**reached**\n\n" + paired_differences(df, "attainment[reached]") +
+                  "\n\n**residual: median distance to the nearest clean render** (negative: AIR closer to a clean image)\n\n" + paired_differences(df, "attainment[residual]") +
                   "\n\n**paired distance to the ideal image, pixel L1** (negative: AIR closer)\n\n" + paired_differences(df, "paired_dist[pixel-l1]"))
     replace_block(HERE / "README.md", "reading", reading(df, src))
     write_headline(HERE, headline(df, src))
