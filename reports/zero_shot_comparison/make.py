@@ -91,6 +91,37 @@ def grids(runs: Path, n: int = 8, seed: int = 0, truncation: float = 0.7):
         fig.savefig(HERE / f"grid_{s}.png", dpi=80); plt.close(fig)
 
 
+AIR_SWITCHES = ["t_thresh", "adaptive_from", "prompt_variant", "prompt_copies", "directions", "anchor_latents"]
+
+
+def air_switches(runs: Path, setting: str = "shapes-red-to-blue", seed: int = 0, n: int = 200):
+    """AIR on one setting and seed with the authors' code's settings, and with each of AIR's own switches put back to
+    air_nb's earlier value one at a time: which switch moves AIR away from the target here (air_switches.csv)."""
+    import pandas as pd, torch
+    from air_nb.scale.sweep import run_sweep
+    from air_nb.training.presets import code_values
+    from air_nb.methods.base import legacy_values
+    from air_nb.methods.air import AirConfig
+    from air_nb.models.generators import load_generator
+    from air_nb.shapes.measures import paired_measures
+    legacy = legacy_values(AirConfig)
+    grid = [dict(name=f"{setting}-code", preset=setting, overrides=code_values())]
+    grid += [dict(name=f"{setting}-{k}-{legacy[k]}", preset=setting, overrides={**code_values(), k: legacy[k]}) for k in AIR_SWITCHES]
+    run_sweep(grid, ["air"], [seed], str(runs), cpus_per_run=1, local_cpus=1, progress=False)
+    torch.set_num_threads(1)
+    attr = SETTING_ATTRIBUTE[setting]
+    from air_nb.training.trainer import PRESETS
+    rows = []
+    for g in grid:
+        G = load_generator(Path(runs) / g["name"] / f"air-s{seed}").eval()
+        m = paired_measures(G, n=n, seed=0, **{attr: PRESETS[setting]["target"]})
+        changed = g["name"][len(setting) + 1:]
+        rows.append({"variant": "the code's settings" if changed == "code" else changed.replace("-", " = ", 1), "judge_target_share": m["target_share"],
+                     "reached": m["attainment_reached"], "kept": m["attainment_kept"], "off_world": m["attainment_off_world"],
+                     "residual": m["attainment_residual"], "pixel_l1_to_ideal": m["paired_pixel_l1"]})
+    pd.DataFrame(rows).to_csv(HERE / "air_switches.csv", index=False)
+
+
 def paired_differences(df, column: str, base: str = "air") -> str:
     "AIR minus each other method, per setting: mean over seeds of the per-seed difference [95 % bootstrap interval]."
     rows = []
@@ -123,6 +154,9 @@ def tables():
                   "\n\n**residual: median distance to the nearest clean render** (negative: AIR closer to a clean image)\n\n" + paired_differences(df, "attainment[residual]") +
                   "\n\n**paired distance to the ideal image, pixel L1** (negative: AIR closer)\n\n" + paired_differences(df, "paired_dist[pixel-l1]"))
     replace_block(HERE / "README.md", "reading", reading(df, src))
+    if (HERE / "air_switches.csv").exists():
+        sw = pd.read_csv(HERE / "air_switches.csv")
+        replace_block(HERE / "README.md", "air-switches", md_table(list(sw.columns), [[r[c] if isinstance(r[c], str) else f"{r[c]:.3f}" for c in sw.columns] for _, r in sw.iterrows()]))
     write_headline(HERE, headline(df, src))
 
 
@@ -170,5 +204,7 @@ if __name__ == "__main__":
     p.add_argument("--evaluate", type=Path, metavar="RUNS", help="evaluate RUNS' runs not yet in metrics.csv")
     p.add_argument("--source", action="store_true", help="measure the unadapted sources into source_metrics.csv")
     p.add_argument("--grids", type=Path, metavar="RUNS", help="draw the labelled grids of RUNS' seed-0 runs")
+    p.add_argument("--air-switches", type=Path, metavar="RUNS", help="AIR on red -> blue seed 0 with each of its switches back at the earlier value")
     run_study(p, tables, [("run", lambda a: (train(a.run), evaluate(a.run), grids(a.run))), ("evaluate", lambda a: evaluate(a.evaluate)),
-                          ("source", lambda a: source()), ("grids", lambda a: grids(a.grids))])
+                          ("source", lambda a: source()), ("grids", lambda a: grids(a.grids)),
+                          ("air_switches", lambda a: air_switches(a.air_switches))])
