@@ -1,11 +1,10 @@
 """The attainment measure on constructed cases made from the world's renderer on fresh latents (not those of the
 calibration or the notebook): the ideal target reached, the unchanged source and every fooling pattern not."""
-import numpy as np
 import pytest
 import torch
 
 from air_nb.shapes.attainment import attainment, corrupted_images, judge_agreement, VALIDATION_SETTINGS
-from air_nb.shapes.world2 import load_world2_generator
+from air_nb.shapes.world2 import load_world2_generator, world2_latents
 from air_nb.shapes.world1 import load_judge
 
 torch.set_num_threads(1)
@@ -16,7 +15,7 @@ FOOLING = ["source", "outline-1px", "outline-2px", "halo", "partial-half", "part
 def test_constructed_cases(setting):
     source, change = VALIDATION_SETTINGS[setting]
     G = load_world2_generator(source)
-    z = torch.from_numpy(np.random.RandomState(90210).randn(40, 64)).float()
+    z = world2_latents(40, 90210)
     reached = {k: float(attainment(corrupted_images(G, z, k, **change), G, z, **change).reached.mean()) for k in ["ideal", *FOOLING]}
     assert reached["ideal"] >= 0.97, reached
     assert all(reached[k] <= 0.05 for k in FOOLING), reached
@@ -24,7 +23,7 @@ def test_constructed_cases(setting):
 
 def test_the_source_generator_reaches_nothing_and_keeps_everything():
     G = load_world2_generator("shapes-red")
-    z = torch.from_numpy(np.random.RandomState(5150).randn(40, 64)).float()
+    z = world2_latents(40, 5150)
     with torch.no_grad(): r = attainment(G(z), G, z, color="blue")
     assert r.reached.mean() == 0 and r.kept.mean() >= 0.95 and r.off_world.mean() <= 0.1
 

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
-from ..core.base import ConfigError, PACKAGE_WEIGHTS, save_json
+from ..core.base import ConfigError, PACKAGE_WEIGHTS
 from .world1 import ATTRIBUTES, SHAPES, COLORS, STYLES, OUTLINES, polygon_mask, check_attribute
-from .world2 import (NUISANCE, Z_DIM, latent_attributes, physical_values, render_values, change_attributes,
+from .world2 import (NUISANCE, Z_DIM, world2_latents, latent_attributes, physical_values, render_values, change_attributes,
                                   load_world2_generator, restrict_source)
 
 # %% auto #0
@@ -55,12 +55,16 @@ def _gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return (dy ** 2 + dx ** 2).sum(-3).sqrt()
 
 # %% ../../nbs/06g_attainment.ipynb #5fdc4fa1
-def _ink_mask(values: dict, shape: str, size: int, layout: dict | None) -> np.ndarray:
-    "Coverage (size, size) of the filled `shape` placed as `render_values` places it."
+def _outline_points(values: dict, shape: str, size: int, layout: dict | None) -> np.ndarray:
+    "The outline of `shape` in pixels, placed (centre, radius, rotation) as `render_values` places it."
     p = physical_values(values, layout)
     angle = math.radians(p["rotation"])
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    return polygon_mask(OUTLINES[shape] @ rot.T * size * p["size"] + np.array([p["x"], p["y"]]) * size, size)
+    return OUTLINES[shape] @ rot.T * size * p["size"] + np.array([p["x"], p["y"]]) * size
+
+def _ink_mask(values: dict, shape: str, size: int, layout: dict | None) -> np.ndarray:
+    "Coverage (size, size) of the filled `shape` placed as `render_values` places it."
+    return polygon_mask(_outline_points(values, shape, size, layout), size)
 
 @dataclass
 class Candidates:
@@ -155,7 +159,7 @@ def calibrate_attainment(n: int = 1000, seed: int = 27182, generator=None) -> di
     `n` fresh latents, each against its own truth. Upper bounds at the 99th percentile, sharpness at the 1st: an image
     is on-world when it is as close to a clean render as 99 % of the world's own images of that style are."""
     G = generator if generator is not None else restrict_source(load_world2_generator("shapes-photo"), "shapes-all")
-    z = torch.from_numpy(np.random.RandomState(seed).randn(n, Z_DIM)).float()
+    z = world2_latents(n, seed)
     att = {k: v.cpu() for k, v in latent_attributes(G, z).items()}
     with torch.no_grad(): images = torch.cat([G(z[i:i + 100].to(G.w_avg.device)).cpu() for i in range(0, n, 100)])
     truth = [tuple(int(att[a][i]) for a in ATTRIBUTES) for i in range(n)]
@@ -252,9 +256,7 @@ def corrupted_images(generator, z: torch.Tensor, kind: str, layout: dict | None 
         if kind == "ideal": img = ideal
         elif kind == "source": img = src
         elif kind.startswith("outline"):
-            angle = math.radians(p["rotation"]); rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-            pts = OUTLINES[shape] @ rot.T * size * p["size"] + np.array([p["x"], p["y"]]) * size
-            img = mix(polygon_mask(pts, size, 1.0 if kind == "outline-1px" else 2.0))
+            img = mix(polygon_mask(_outline_points(nuisance, shape, size, layout), size, 1.0 if kind == "outline-1px" else 2.0))
         elif kind == "halo": img = mix(np.clip(gaussian_filter(ink, 2.0) * 1.6, 0, 1) * (1 - ink))
         elif kind == "partial-half": img = mix((np.arange(size)[None, :] < centre_x).astype(np.float32).repeat(size, 0))
         elif kind == "partial-blotches":
@@ -275,7 +277,7 @@ def validate_attainment(n: int = 200, seed: int = 31337, settings: Sequence[str]
                         calibration: dict | None = None) -> pd.DataFrame:
     "Share reached of every constructed case (`CORRUPTIONS`) on `n` fresh latents per setting (`VALIDATION_SETTINGS`), with the seconds per 1,000 images."
     rows = []
-    z = torch.from_numpy(np.random.RandomState(seed).randn(n, Z_DIM)).float()
+    z = world2_latents(n, seed)
     for name in settings or VALIDATION_SETTINGS:
         source, change = VALIDATION_SETTINGS[name]
         G = load_world2_generator(source)
@@ -292,7 +294,7 @@ def judge_agreement(judge, n: int = 300, seed: int = 4711, calibration: dict | N
     """On clean renders of fresh all-styles latents: the share of images whose nearest render (attainment's reading) has
     the value the judge predicts, per attribute and for all three at once."""
     G = restrict_source(load_world2_generator("shapes-photo"), "shapes-all")
-    z = torch.from_numpy(np.random.RandomState(seed).randn(n, Z_DIM)).float()
+    z = world2_latents(n, seed)
     att = {k: v.cpu() for k, v in latent_attributes(G, z).items()}
     images = corrupted_images(G, z, "source")
     rows = pd.DataFrame(_analyse(images, att, {}, None))

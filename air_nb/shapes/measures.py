@@ -20,16 +20,16 @@ from ..evaluation.misalignment import IMAGE_SETS, LabelledImages, _hash
 from ..evaluation.fewshot import SET_MEASURES
 from . import world1 as sw
 from .world1 import ATTRIBUTES, STYLES, load_judge, zero_shot_attributes
-from .world2 import (Z_DIM, CORNER_LAYOUT, FEW_SHOT_TARGETS, latent_attributes, decode_latents, render_attributes, ideal_images,
+from .world2 import (Z_DIM, CORNER_LAYOUT, world2_latents, FEW_SHOT_TARGETS, latent_attributes, decode_latents, render_attributes, ideal_images,
                                   change_attributes, world2_code)
 from .judge import LAYOUT_BINS, layout_bins, layout_truth, layout_agreement, load_layout_judge
 from .attainment import attainment
 
 # %% auto #0
-__all__ = ['CLIP_WORLD2_MIN_ACC', 'world2_latents', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1',
-           'paired_measures', 'layout_measures', 'clip_check', 'is_shapes_run', 'shapes_target', 'shapes_reference',
-           'shapes_measures', 'attribute_confusion', 'truth_measures', 'ShapesEvaluator', 'set_name', 'set_change',
-           'set_measures', 'shapes_images', 'main']
+__all__ = ['CLIP_WORLD2_MIN_ACC', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1', 'paired_measures',
+           'layout_measures', 'clip_check', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'shapes_measures',
+           'attribute_confusion', 'truth_measures', 'ShapesEvaluator', 'set_name', 'set_change', 'set_measures',
+           'shapes_images', 'main']
 
 # %% ../../nbs/06d_world2_metrics.ipynb #cfca3fe9
 def _judge_size(judge) -> int: return int(getattr(judge, "config", {}).get("image_size", 64))
@@ -48,11 +48,6 @@ def _judge_pass(judge, images_fn, n: int, batch_size: int = 100):
         for a, p in judge.predict(x).items(): preds[a].append(p.cpu())
         feats.append(fx(x).cpu())
     return {a: torch.cat(v) for a, v in preds.items()}, torch.cat(feats)
-
-# %% ../../nbs/06d_world2_metrics.ipynb #29c693a7
-def world2_latents(n: int, seed: int) -> torch.Tensor:
-    "`n` standard normal world-2 latents from `seed` (the same as `Generator.sample_z`)."
-    return torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(int(n), Z_DIM)).float()
 
 # %% ../../nbs/06d_world2_metrics.ipynb #27bd379d
 @torch.no_grad()

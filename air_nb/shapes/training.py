@@ -16,7 +16,7 @@ from ..core.base import ConfigError, MissingWeightsError, seed_everything, atomi
 from ..models.stylegan2 import StyleGAN2Generator
 from ..models.discriminators import (StyleGAN2Discriminator, d_logistic_loss, r1_penalty, save_discriminator,
                                          load_discriminator)
-from .world2 import Z_DIM, GEOMETRY, source_code, decode_latents, render_attributes
+from .world2 import Z_DIM, GEOMETRY, source_code, decode_latents, render_attributes, world2_latents
 
 # %% auto #0
 __all__ = ['World2Config', 'edge_weighted_l1', 'World2Trainer', 'train_world2', 'save_half', 'train_discriminator',
@@ -254,7 +254,7 @@ def discriminator_separation(D, G, n: int = 512, seed: int = 4242, batch_size: i
     latents whose render scores above its own sample (`paired_win`), and the accuracy of the sign of the logit (`sign_accuracy`)."""
     import numpy as np
     D = D.eval()
-    z = torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(int(n), Z_DIM)).float()
+    z = world2_latents(n, seed)
     att = decode_latents(z, G.latent_code)
     real, fake = [], []
     for i in range(0, n, batch_size):

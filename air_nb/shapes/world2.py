@@ -23,7 +23,7 @@ from .world1 import (SHAPES, COLORS, STYLES, ATTRIBUTES, check_attribute, OUTLIN
 __all__ = ['Z_DIM', 'NUISANCE', 'GEOMETRY', 'PHOTO_NUISANCE', 'STYLE_NUISANCE', 'NUISANCE_DIMS', 'TEXTURE_SEED_DIM', 'SOURCES',
            'CORNER_LAYOUT', 'FEW_SHOT_TARGETS', 'FEWSHOT_SETTINGS', 'world2_code', 'source_code', 'restrict_source',
            'load_world2_generator', 'decode_latents', 'latent_attributes', 'physical_values', 'render_values',
-           'render_attributes', 'change_attributes', 'ideal_images', 'FewShotSet', 'few_shot_set']
+           'render_attributes', 'change_attributes', 'ideal_images', 'FewShotSet', 'world2_latents', 'few_shot_set']
 
 # %% ../../nbs/06a_world2.ipynb #4f6675b3
 Z_DIM = 64
@@ -231,10 +231,15 @@ class FewShotSet:
     shot_attributes: dict
     reference_attributes: dict
 
+# %% ../../nbs/06a_world2.ipynb #75b9c48a
+def world2_latents(n: int, seed: int) -> torch.Tensor:
+    "`n` standard normal world-2 latents from `seed` (the same as `Generator.sample_z`)."
+    return torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(int(n), Z_DIM)).float()
+
 # %% ../../nbs/06a_world2.ipynb #d5ef8c2c
 def _target_latents(name: str, n: int, seed: int):
     t = FEW_SHOT_TARGETS[name]
-    z = torch.from_numpy(np.random.RandomState(int(seed) % 2**32).randn(n, Z_DIM)).float()
+    z = world2_latents(n, seed)
     att = change_attributes(decode_latents(z, source_code(t["source"])), **t["change"])
     return att, t.get("layout")
 

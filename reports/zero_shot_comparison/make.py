@@ -67,24 +67,23 @@ def source():
 
 def grids(runs: Path, n: int = 8, seed: int = 0, truncation: float = 0.7):
     """One picture per setting: a block per method (Table 1's column order), each block the source row then the adapted
-    row of seed `seed`'s run, the same latents everywhere; every row labelled."""
+    row of seed `seed`'s run, the same latents everywhere (`comparison_grid`); every row labelled."""
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt, torch
-    from air_nb.models.generators import load_generator, sample_latents
+    from air_nb.evaluation.metrics import comparison_grid
+    from air_nb.models.generators import load_generator
     from air_nb.training.trainer import PRESETS
     torch.set_num_threads(1)
     for s in SETTINGS:
-        G0 = load_generator(PRESETS[s]["generator"]).eval()
-        z = sample_latents(G0.z_dim, n, seed=11)
-        rows = []
-        with torch.no_grad():
-            src = G0(z, truncation)
-            for m in METHODS:
-                folder = Path(runs) / s / f"{m}-s{seed}"
-                if folder.exists(): rows += [(f"{m.upper()}: source", src), (f"{m.upper()}: adapted", load_generator(folder).eval()(z, truncation))]
-        fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.9 + 1.5, len(rows) * 1.0))
-        for ax, (label, x) in zip(axes, rows):
-            ax.imshow(torch.cat(list(x.clamp(-1, 1).add(1).div(2)), dim=2).permute(1, 2, 0).numpy())
+        source = load_generator(PRESETS[s]["generator"]).eval()
+        gens = {}
+        for m in METHODS:
+            folder = Path(runs) / s / f"{m}-s{seed}"
+            if folder.exists(): gens.update({f"{m.upper()}: source": source, f"{m.upper()}: adapted": load_generator(folder).eval()})
+        with torch.no_grad(): images, labels = comparison_grid(gens, n=n, seed=11, truncation=truncation)
+        fig, axes = plt.subplots(len(labels), 1, figsize=(n * 0.9 + 1.5, len(labels) * 1.0))
+        for ax, label, x in zip(axes, labels, images.split(n)):
+            ax.imshow(torch.cat(list(x.add(1).div(2)), dim=2).permute(1, 2, 0).numpy())
             ax.set_xticks([]); ax.set_yticks([]); ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
         fig.suptitle(f"{s}, seed {seed}, truncation {truncation}: the same latents in every row", fontsize=9)
         fig.subplots_adjust(left=1.5 / (n * 0.9 + 1.5), right=0.99, top=0.95, bottom=0.01, hspace=0.15)
