@@ -11,12 +11,14 @@ torch.set_num_threads(1)
 FOOLING = ["source", "outline-1px", "outline-2px", "halo", "partial-half", "partial-blotches", "bleed", "blur", "morph", "blurred-morph"]
 
 
-@pytest.mark.parametrize("setting", ["red-to-blue", "circle-to-square", "photo-to-sketch"])
+@pytest.mark.parametrize("setting", ["red-to-blue", "circle-to-square", "photo-to-sketch", "photo-to-corner"])
 def test_constructed_cases(setting):
-    source, change = VALIDATION_SETTINGS[setting]
+    source, change, *where = VALIDATION_SETTINGS[setting]
+    layout = where[0] if where else None     # photo-to-corner: the same shape, moved to the corner layout
     G = load_world2_generator(source)
-    z = world2_latents(40, 90210)
-    reached = {k: float(attainment(corrupted_images(G, z, k, **change), G, z, **change).reached.mean()) for k in ["ideal", *FOOLING]}
+    z = world2_latents(40 if layout is None else 24, 90210)
+    reached = {k: float(attainment(corrupted_images(G, z, k, layout=layout, **change), G, z, layout=layout, **change).reached.mean())
+               for k in ["ideal", *FOOLING]}
     assert reached["ideal"] >= 0.97, reached
     assert all(reached[k] <= 0.05 for k in FOOLING), reached
 

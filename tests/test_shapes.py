@@ -30,6 +30,23 @@ def test_train_shapes_clip_tiny(tmp_path):
     assert feats.shape == (1, 64) and torch.allclose(feats.norm(dim=-1), torch.ones(1), atol=1e-4)
 
 
+def test_train_shapes_clip_adversarial_tiny(tmp_path):
+    # fine-tuning the shipped CLIP with adversarial steps runs and writes a loadable CLIP
+    out = tmp_path / "robust.safetensors"
+    _papermill("train_shapes_clip.ipynb", tmp_path, steps=2, pool_per_caption=1, threads=1, out_path=str(out),
+               init_path=str(ROOT / "air_nb" / "weights" / shapes.SHAPES_CLIP_FILE), adversarial_eps=0.03, adversarial_steps=1)
+    assert shapes.load_shapes_clip(path=str(out)).embed_dim == 64
+
+
+def test_train_strict_judge_tiny(tmp_path):
+    # the strict judge: a 'none of these' class per head, trained with imitations among the images
+    out = tmp_path / "strict.safetensors"
+    _papermill("train_shapes_judge.ipynb", tmp_path, steps=3, pool_per_combo=5, batch_size=16, threads=1, out_path=str(out),
+               reject=True, negatives_n=1)
+    judge = shapes.load_judge(path=str(out))
+    assert {a: h.out_features for a, h in judge.heads.items()} == {a: len(v) + 1 for a, v in shapes.ATTRIBUTES.items()}
+
+
 def test_train_shapes_judge_tiny(tmp_path):
     out = tmp_path / "judge.safetensors"
     _papermill("train_shapes_judge.ipynb", tmp_path, steps=3, pool_per_combo=5, batch_size=16, threads=1, out_path=str(out))

@@ -57,6 +57,7 @@ class RunConfig:
     sample_every: int | None = None       # None: iterations // 10
     checkpoint_every: int | None = None   # None: the method's interval (AIR: its anchor interval), else iterations // 10
     keep_checkpoints: int = 2
+    snapshots: Any = ()                   # iterations after which the output generator is also kept (runs.SNAPSHOTS): budgets from one run
     out_dir: str | None = None
     notes: str = ""
 
@@ -76,6 +77,8 @@ def check(self: RunConfig):
     _check(self.noise in (None, "method", *NOISE_MODES), f"noise={self.noise!r}: None (the method's choice) or one of {sorted(NOISE_MODES)}.")
     _check(self.start_weights in (None, "method", "ema"), f"start_weights={self.start_weights!r}: None (the method's choice) or 'ema'.")
     _check(self.output_generator in (None, "method", "raw", "ema"), f"output_generator={self.output_generator!r}: None (the method's choice), 'raw' or 'ema'.")
+    _check(isinstance(self.snapshots, (list, tuple)) and all(isinstance(s, int) and 1 <= s <= self.iterations for s in self.snapshots),
+           f"snapshots={self.snapshots!r}: a list of iterations between 1 and iterations={self.iterations}, e.g. [120, 500].")
 
 # %% ../../nbs/03a_method.ipynb #d329f813
 def _check(ok: bool, msg: str):

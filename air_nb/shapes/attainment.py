@@ -17,13 +17,14 @@ from scipy.ndimage import gaussian_filter
 
 from ..core.base import ConfigError, PACKAGE_WEIGHTS
 from .world1 import ATTRIBUTES, SHAPES, COLORS, STYLES, OUTLINES, polygon_mask, check_attribute
-from .world2 import (NUISANCE, Z_DIM, world2_latents, latent_attributes, physical_values, render_values, change_attributes,
+from .world2 import (CORNER_LAYOUT, NUISANCE, Z_DIM, world2_latents, latent_attributes, physical_values, render_values, change_attributes,
                                   load_world2_generator, restrict_source)
 
 # %% auto #0
-__all__ = ['GROUND_TINT', 'SCALES', 'CALIBRATION_FILE', 'ON_WORLD_CHECKS', 'CORRUPTIONS', 'VALIDATION_SETTINGS',
-           'candidate_values', 'Candidates', 'render_candidates', 'image_checks', 'calibrate_attainment',
-           'load_calibration', 'attainment', 'corrupted_images', 'validate_attainment', 'judge_agreement']
+__all__ = ['GROUND_TINT', 'SCALES', 'CALIBRATION_FILE', 'ON_WORLD_CHECKS', 'CORRUPTIONS', 'VALIDATION_SETTINGS', 'FAKE_CHANGES',
+           'STRICT_JUDGE_FILE', 'candidate_values', 'Candidates', 'render_candidates', 'image_checks',
+           'calibrate_attainment', 'load_calibration', 'attainment', 'corrupted_images', 'validate_attainment',
+           'judge_agreement', 'negative_examples', 'load_strict_judge', 'validate_judge']
 
 # %% ../../nbs/06g_attainment.ipynb #adbdf730
 def candidate_values(truth: tuple[int, int, int], target: tuple[int, int, int]) -> list[tuple[int, int, int]]:
@@ -69,22 +70,26 @@ def _ink_mask(values: dict, shape: str, size: int, layout: dict | None) -> np.nd
 @dataclass
 class Candidates:
     "The clean renders of one latent's candidate values, with what the distance needs precomputed."
-    values: list            # (shape, color, style) index triples
+    values: list            # (shape, color, style) index triples; with a target layout (shape, color, style, in_target_layout)
     renders: torch.Tensor   # K x 3 x H x W in [-1, 1]
     ink: torch.Tensor       # K x 1 x H x W coverage of the shape
     blurred: list           # per scale: (blurred renders, blurred ground coverage)
 
 def render_candidates(attributes: dict, i: int, target: dict, size: int, layout: dict | None = None) -> Candidates:
-    "`Candidates` of latent `i` of decoded `attributes` for the change `target` ({attribute: index})."
+    """`Candidates` of latent `i` of decoded `attributes` for the change `target` ({attribute: index}). With a target
+    `layout` every candidate is rendered twice, in the world's own layout and in `layout`, so the reading decides where
+    the shape is as well as what it is."""
     names = list(ATTRIBUTES)
     truth = tuple(int(attributes[a][i]) for a in names)
     values = candidate_values(truth, tuple(target.get(a, truth[k]) for k, a in enumerate(names)))
+    if layout is not None: values = [(*v, placed) for placed in (0, 1) for v in values]
+    where = lambda v: layout if len(v) > 3 and v[3] else None
     nuisance = {k: float(attributes[k][i]) for k in NUISANCE}
     seed = int(attributes["texture_seed"][i])
-    renders = np.stack([render_values(SHAPES[s], COLORS[c], STYLES[st], nuisance, size, seed, layout) for s, c, st in values])
+    renders = np.stack([render_values(SHAPES[v[0]], COLORS[v[1]], STYLES[v[2]], nuisance, size, seed, where(v)) for v in values])
     renders = torch.from_numpy(renders).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    masks = {s: _ink_mask(nuisance, SHAPES[s], size, layout) for s in {v[0] for v in values}}
-    ink = torch.from_numpy(np.stack([masks[v[0]] for v in values]))[:, None]
+    masks = {(v[0], v[3:]): _ink_mask(nuisance, SHAPES[v[0]], size, where(v)) for v in values}
+    ink = torch.from_numpy(np.stack([masks[v[0], v[3:]] for v in values]))[:, None]
     return Candidates(values, renders, ink, [(_blur(renders, s), _blur(1 - ink, s)) for s in SCALES])
 
 # %% ../../nbs/06g_attainment.ipynb #b2a54953
@@ -147,9 +152,11 @@ def _analyse(images: torch.Tensor, attributes: dict, target: dict, layout: dict 
         bx, (br, bg) = _blur(x, SCALES[0]), c.blurred[0]
         fine = br + bg * delta[..., None, None]          # every candidate blurred at the finest scale, ground fitted
         for a, name in enumerate(names):
-            against = [j for j, v in enumerate(c.values) if v[a] != best[a] and all(v[b] == best[b] for b in range(3) if b != a)
+            against = [j for j, v in enumerate(c.values) if v[a] != best[a] and all(v[b] == best[b] for b in range(len(best)) if b != a)
                        and (not target or (name in target and v[a] == int(attributes[name][i])))]
             if against: row[f"commitment_{name}"] = min(_commitment(bx, fine[k], fine[j]) for j in against)
+        if len(best) > 3:     # a target layout: against the same values in the other layout
+            row["commitment_layout"] = _commitment(bx, fine[k], fine[c.values.index((*best[:3], 1 - best[3]))])
         rows.append(row)
     return rows
 
@@ -186,12 +193,14 @@ def attainment(images: torch.Tensor, generator, z: torch.Tensor, layout: dict | 
 
     `images` (N x 3 x R x R in [-1, 1]) were made from the world-2 latents `z` (N x 64); `generator` is any world-2
     generator (its latent code gives each latent's true shape, colour, style and nuisance); `change` the target, e.g.
-    `color='blue'`. For every latent, each value of each attribute is rendered with the latent's own nuisance, around
+    `color='blue'`; a target `layout` (e.g. `CORNER_LAYOUT`, with or without a change) asks for the shape there instead of
+    in the world's own layout. For every latent, each value of each attribute is rendered with the latent's own nuisance, around
     its truth and around the target; the image is matched to the nearest render (`_fit_and_distance`). One row per image:
     `reached` (the nearest render has the target values and the image is on-world), `kept` (every other attribute as
     the truth) and `kept_<attribute>`, `residual` (distance to the nearest render), `off_world` (a statistic beyond the
-    bounds the world's own generator respects, `calibrate_attainment`), the statistics, and `nearest_<attribute>`."""
-    if not change: raise ConfigError("attainment needs the target change, e.g. color='blue' or shape='square'.")
+    bounds the world's own generator respects, `calibrate_attainment`), the statistics, `nearest_<attribute>` (and `nearest_layout`: 'target' or 'source')."""
+    if not change and layout is None:
+        raise ConfigError("attainment needs the target change, e.g. color='blue' or shape='square', or a target layout (layout=CORNER_LAYOUT).")
     bad = sorted(set(change) - set(ATTRIBUTES))
     if bad: raise ConfigError(f"attainment: {bad} not an attribute; the change names one of {list(ATTRIBUTES)}, e.g. color='blue'.")
     for a, v in change.items(): check_attribute(a, v)
@@ -203,23 +212,28 @@ def attainment(images: torch.Tensor, generator, z: torch.Tensor, layout: dict | 
     rows = pd.DataFrame(_analyse(images, att, target, layout))
     names = list(ATTRIBUTES)
     for k, a in enumerate(names): rows[f"nearest_{a}"] = [ATTRIBUTES[a][v[k]] for v in rows.nearest]
+    if layout is not None: rows["nearest_layout"] = ["target" if v[3] else "source" for v in rows.nearest]
     def off(r):
         b = bounds[r["nearest_style"]]
         return any(r[s] > b[s] if how == "max" else r[s] < b[s] for s, how in ON_WORLD_CHECKS.items())
     rows["off_world"] = rows.apply(off, axis=1).astype(bool)
-    hit = np.all([rows[f"nearest_{a}"].eq(v).to_numpy() for a, v in change.items()], axis=0)
-    # the change carried out as decisively as the world's own images carry their values (where the nearest has the target value)
-    rows = rows.reindex(columns=[*rows.columns, *(f"commitment_{a}" for a in change if f"commitment_{a}" not in rows)])
-    rows["commitment"] = rows[[f"commitment_{a}" for a in change]].min(axis=1).fillna(1.0)
-    committed = np.all([rows[f"commitment_{a}"].fillna(1.0).to_numpy() >= [bounds[s][f"commitment_{a}"] for s in rows.nearest_style]
-                        for a in change], axis=0)
+    wanted = {**{f"nearest_{a}": v for a, v in change.items()}, **({"nearest_layout": "target"} if layout is not None else {})}
+    hit = np.all([rows[k].eq(v).to_numpy() for k, v in wanted.items()], axis=0)
+    # the change carried out as decisively as the world's own images carry their values (where the nearest has the target value);
+    # a move of the whole shape has no calibrated bound of its own: it takes the shape's (both move ink to other pixels)
+    moved = [*change, *(["layout"] if layout is not None else [])]
+    bound_of = lambda a: f"commitment_{'shape' if a == 'layout' else a}"
+    rows = rows.reindex(columns=[*rows.columns, *(f"commitment_{a}" for a in moved if f"commitment_{a}" not in rows)])
+    rows["commitment"] = rows[[f"commitment_{a}" for a in moved]].min(axis=1).fillna(1.0)
+    committed = np.all([rows[f"commitment_{a}"].fillna(1.0).to_numpy() >= [bounds[s][bound_of(a)] for s in rows.nearest_style]
+                        for a in moved], axis=0)
     rows["committed"] = hit & committed
     rows["reached"] = hit & committed & ~rows.off_world.to_numpy()
     others = [a for a in names if a not in change]
     for a in others: rows[f"kept_{a}"] = [v == ATTRIBUTES[a][int(t)] for v, t in zip(rows[f"nearest_{a}"], att[a])]
     rows["kept"] = np.all([rows[f"kept_{a}"].to_numpy() for a in others], axis=0) if others else True
     cols = ["reached", "kept", *[f"kept_{a}" for a in others], "off_world", "committed", "residual", "ink", "ground", "sharpness", "commitment",
-            *[f"nearest_{a}" for a in names]]
+            *[f"nearest_{a}" for a in names], *(["nearest_layout"] if layout is not None else [])]
     return rows[[c for c in dict.fromkeys(cols)]]
 
 # %% ../../nbs/06g_attainment.ipynb #a117a6ed
@@ -245,9 +259,9 @@ def corrupted_images(generator, z: torch.Tensor, kind: str, layout: dict | None 
     size, out = int(generator.resolution), []
     for i in range(len(z)):
         nuisance, seed = {k: float(att[k][i]) for k in NUISANCE}, int(att["texture_seed"][i])
-        draw = lambda a: render_values(SHAPES[int(a["shape"][i])], COLORS[int(a["color"][i])], STYLES[int(a["style"][i])],
-                                       nuisance, size, seed, layout).astype(np.float32) / 255
-        src, ideal = draw(att), draw(tgt)
+        draw = lambda a, where: render_values(SHAPES[int(a["shape"][i])], COLORS[int(a["color"][i])], STYLES[int(a["style"][i])],
+                                              nuisance, size, seed, where).astype(np.float32) / 255
+        src, ideal = draw(att, None), draw(tgt, layout)     # the source in the world's own layout, the target in `layout`
         shape = SHAPES[int(att["shape"][i])]
         ink = _ink_mask(nuisance, shape, size, layout)
         p = physical_values(nuisance, layout)
@@ -271,7 +285,8 @@ def corrupted_images(generator, z: torch.Tensor, kind: str, layout: dict | None 
 
 # %% ../../nbs/06g_attainment.ipynb #40664698
 VALIDATION_SETTINGS = {"red-to-blue": ("shapes-red", {"color": "blue"}), "circle-to-square": ("shapes-circle", {"shape": "square"}),
-                       "photo-to-sketch": ("shapes-photo", {"style": "sketch"}), "photo-to-painting": ("shapes-photo", {"style": "painting"})}
+                       "photo-to-sketch": ("shapes-photo", {"style": "sketch"}), "photo-to-painting": ("shapes-photo", {"style": "painting"}),
+                       "photo-to-corner": ("shapes-photo", {}, CORNER_LAYOUT)}   # (source, change[, target layout])
 
 def validate_attainment(n: int = 200, seed: int = 31337, settings: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
                         calibration: dict | None = None) -> pd.DataFrame:
@@ -279,13 +294,15 @@ def validate_attainment(n: int = 200, seed: int = 31337, settings: Sequence[str]
     rows = []
     z = world2_latents(n, seed)
     for name in settings or VALIDATION_SETTINGS:
-        source, change = VALIDATION_SETTINGS[name]
+        source, change, *where = VALIDATION_SETTINGS[name]
+        layout = where[0] if where else None
         G = load_world2_generator(source)
         for kind in kinds or CORRUPTIONS:
-            images = corrupted_images(G, z, kind, **change)
-            t = time.process_time(); r = attainment(images, G, z, calibration=calibration, **change); sec = time.process_time() - t
+            images = corrupted_images(G, z, kind, layout=layout, **change)
+            t = time.process_time(); r = attainment(images, G, z, layout=layout, calibration=calibration, **change); sec = time.process_time() - t
             rows.append({"setting": name, "case": kind, "n": n, "reached": float(r.reached.mean()), "off_world": float(r.off_world.mean()),
-                         "nearest_target": float(np.all([r[f"nearest_{a}"].eq(v) for a, v in change.items()], axis=0).mean()),
+                         "nearest_target": float(np.all([r[f"nearest_{a}"].eq(v) for a, v in change.items()]
+                                                              + ([r.nearest_layout.eq("target")] if layout is not None else []), axis=0).mean()),
                          "cpu_s_per_1000": 1000 * sec / n})
     return pd.DataFrame(rows)
 
@@ -302,3 +319,51 @@ def judge_agreement(judge, n: int = 300, seed: int = 4711, calibration: dict | N
     with torch.no_grad(): pred = {k: v.cpu() for k, v in judge.predict(images.to(dev)).items()}
     agree = {a: np.array([v[k] == int(pred[a][i]) for i, v in enumerate(rows.nearest)]) for k, a in enumerate(ATTRIBUTES)}
     return {**{a: float(v.mean()) for a, v in agree.items()}, "all": float(np.all(list(agree.values()), axis=0).mean())}
+
+# %% ../../nbs/06g_attainment.ipynb #b645dff6
+FAKE_CHANGES = ("outline-1px", "outline-2px", "halo", "partial-half", "partial-blotches", "bleed", "morph", "blurred-morph")
+STRICT_JUDGE_FILE = "shapes-judge-strict.safetensors"
+
+def negative_examples(n: int = 40, seed: int = 0, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Images and labels that teach a judge with `reject` to refuse imitations: for every attribute and target value, `n`
+    latents (seed `seed` + 1000 k) as the ideal target, the source and each of `FAKE_CHANGES`. Labels per attribute: the
+    truth for the others; for the changed one the target (ideal), the truth (source, or a latent that already has the
+    target value) and `len(values)`, *none of these*, for an imitation."""
+    G = generator if generator is not None else restrict_source(load_world2_generator("shapes-photo"), "shapes-all")
+    images, labels, k = [], {a: [] for a in ATTRIBUTES}, 0
+    for a, values in ATTRIBUTES.items():
+        for v, value in enumerate(values):
+            z = world2_latents(n, seed + 1000 * k); k += 1
+            att = {b: t.cpu() for b, t in latent_attributes(G, z).items()}
+            already = att[a] == v
+            for kind in ("ideal", "source", *FAKE_CHANGES):
+                images.append(corrupted_images(G, z, kind, **{a: value}))
+                for b in ATTRIBUTES:
+                    t = att[b].long()
+                    if b == a and kind == "ideal": t = torch.full_like(t, v)
+                    elif b == a and kind != "source": t = torch.where(already, t, torch.full_like(t, len(values)))
+                    labels[b].append(t)
+    return torch.cat(images), {b: torch.cat(t) for b, t in labels.items()}
+
+
+# %% ../../nbs/06g_attainment.ipynb #6d02f6cd
+def load_strict_judge(device=None, path: str | None = None):
+    "The judge trained to refuse imitations (`ShapesJudge` with `reject`; shipped in `air_nb/weights/`), in eval mode on `device`."
+    from air_nb.shapes.world1 import ShapesJudge, _load_shipped
+    return _load_shipped(ShapesJudge, STRICT_JUDGE_FILE, "train it with `papermill nbs/train_shapes_judge.ipynb out.ipynb -p reject True "
+                         "-p out_path ../air_nb/weights/shapes-judge-strict.safetensors`.", device, path)
+
+@torch.no_grad()
+def validate_judge(judge, n: int = 200, seed: int = 31337, settings: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+    "Share of each constructed case (`CORRUPTIONS`) the `judge` reads as the target, on `n` fresh latents per setting without a layout (attainment's cases)."
+    rows, z = [], world2_latents(n, seed)
+    dev = next(judge.parameters()).device
+    for name in settings or [s for s, v in VALIDATION_SETTINGS.items() if len(v) == 2]:
+        source, change = VALIDATION_SETTINGS[name]
+        G = load_world2_generator(source)
+        for kind in kinds or CORRUPTIONS:
+            pred = judge.predict(corrupted_images(G, z, kind, **change).to(dev))
+            says = torch.stack([pred[a].cpu() == ATTRIBUTES[a].index(v) for a, v in change.items()]).all(0)
+            rows.append({"setting": name, "case": kind, "n": n, "judge_reads_target": float(says.float().mean())})
+    return pd.DataFrame(rows)
+

@@ -27,9 +27,9 @@ from .attainment import attainment
 
 # %% auto #0
 __all__ = ['CLIP_WORLD2_MIN_ACC', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1', 'paired_measures',
-           'layout_measures', 'clip_check', 'is_shapes_run', 'shapes_target', 'shapes_reference', 'shapes_measures',
-           'attribute_confusion', 'truth_measures', 'ShapesEvaluator', 'set_name', 'set_change', 'set_measures',
-           'shapes_images', 'main']
+           'attainment_reading', 'layout_measures', 'clip_check', 'is_shapes_run', 'shapes_target', 'shapes_reference',
+           'shapes_measures', 'attribute_confusion', 'truth_measures', 'ShapesEvaluator', 'set_name', 'set_change',
+           'set_measures', 'shapes_images', 'main']
 
 # %% ../../nbs/06d_world2_metrics.ipynb #cfca3fe9
 def _judge_size(judge) -> int: return int(getattr(judge, "config", {}).get("image_size", 64))
@@ -104,10 +104,11 @@ def border_l1(images: torch.Tensor, ideal: torch.Tensor) -> float:
 # %% ../../nbs/06d_world2_metrics.ipynb #408c94a4
 @torch.no_grad()
 def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_size: int = 100, layout: dict | None = None,
-                    n_attainment: int = 300, **change) -> dict:
+                    n_attainment: int = 300, strict_judge="auto", **change) -> dict:
     """Target share, preservation against the truth and paired distances to the ideal images for `adapted`, a world-2
     generator after the edit `change` (e.g. `style='sketch'`); on the first `n_attainment` images, `attainment`'s reading
-    (reached, kept, off-world) and how often the judge agrees with it (the judge's target reading against `reached`)."""
+    (reached, kept, off-world) and how often the judge, and the strict judge (`strict_judge`: 'auto' the shipped one,
+    None none), agree with it (each judge's target reading against `reached`)."""
     if not change: raise ConfigError("paired_measures needs the target change, e.g. style='sketch' or shape='star'.")
     judge = judge if judge is not None else load_judge()
     dev = next(judge.parameters()).device
@@ -130,13 +131,42 @@ def paired_measures(adapted, judge=None, n: int = 500, seed: int = 779, batch_si
     out["paired_border_l1"] = border_l1(gen, ideal)
     na = min(int(n_attainment), n)
     if na > 0:
-        r = attainment(gen[:na], adapted, z[:na].cpu(), layout=layout, **change)
-        judge_says = torch.stack([pred[a][:na].eq(truth[a][:na]) for a in change]).all(0).numpy()
-        reached = r.reached.to_numpy()
-        out.update(attainment_n=na, attainment_reached=float(reached.mean()), attainment_kept=float(r.kept.mean()),
-                   attainment_off_world=float(r.off_world.mean()), attainment_residual=float(r.residual.median()),
-                   judge_agrees_with_attainment=float((judge_says == reached).mean()),
-                   judge_fooled=float((judge_says & ~reached).mean()))     # the judge reads the target, attainment does not
+        readings = {"judge": _reads_target(pred, truth, change, na)}
+        strict = _strict_judge(strict_judge)
+        if strict is not None: readings["strict-judge"] = _reads_target(_predict(strict, gen[:na], batch_size), truth, change, na)
+        out.update(attainment_reading(gen[:na], adapted, z[:na].cpu(), readings, layout=layout, **change))
+    return out
+
+def _reads_target(pred: dict, truth: dict, change: dict, n: int) -> np.ndarray:
+    "Per image (the first `n`): the judge's reading has every changed attribute at the target."
+    return torch.stack([pred[a][:n].cpu().eq(truth[a][:n]) for a in change]).all(0).numpy()
+
+def _predict(judge, images: torch.Tensor, batch_size: int = 100) -> dict:
+    dev, out = next(judge.parameters()).device, {}
+    for i in range(0, len(images), batch_size):
+        for a, p in judge.predict(images[i:i + batch_size].to(dev)).items(): out.setdefault(a, []).append(p.cpu())
+    return {a: torch.cat(v) for a, v in out.items()}
+
+def _strict_judge(strict_judge):
+    "'auto': the shipped strict judge when there is one; None: none; else the judge given."
+    if strict_judge != "auto": return strict_judge
+    from air_nb.core.base import find_weights
+    from air_nb.shapes.attainment import STRICT_JUDGE_FILE, load_strict_judge
+    return load_strict_judge() if find_weights(STRICT_JUDGE_FILE) is not None else None
+
+def attainment_reading(images, generator, z, readings: dict, layout: dict | None = None, **change) -> dict:
+    """`attainment`'s shares for `images` of the latents `z` and, for every judge in `readings` ({name: per image, the
+    judge reads the target}), the fooling audit: how often the two agree, and how often the judge reads a target that
+    attainment does not reach (keys `audit[<name>-agrees-with-attainment]`, `audit[<name>-fooled]`)."""
+    r = attainment(images, generator, z, layout=layout, **change)
+    reached = r.reached.to_numpy()
+    out = {"attainment_n": len(r), "attainment[reached]": float(reached.mean()), "attainment[kept]": float(r.kept.mean()),
+           "attainment[off-world]": float(r.off_world.mean()), "attainment[residual]": float(r.residual.median())}
+    for name, says in readings.items():
+        says = np.asarray(says, dtype=bool)
+        out[f"audit[{name}-agrees-with-attainment]"] = float((says == reached).mean())
+        out[f"audit[{name}-fooled]"] = float((says & ~reached).mean())     # the judge reads the target, attainment does not
+        if name != "judge": out[f"target_share[{name}]"] = float(says.mean())   # the judge's own target share is reported already
     return out
 
 # %% ../../nbs/06d_world2_metrics.ipynb #3313ea9d
@@ -231,16 +261,14 @@ def truth_measures(adapted: nn.Module, judge: nn.Module, attribute: str, target:
     image to its ideal image (judge-feature cosine, pixel L1, and pixel L1 on the ground of the image border), for a run that set `attribute` to `target`;
     then `attainment`'s reading (`attainment[reached]`, `[kept]`, `[off-world]`, `[residual]`) and the fooling audit:
     `audit[judge-agrees-with-attainment]` (share of images where the judge's target reading and `reached` agree) and
-    `audit[judge-fooled]` (share the judge reads as the target that attainment does not reach)."""
+    `audit[judge-fooled]` (share the judge reads as the target that attainment does not reach), and the same for the
+    strict judge (`audit[strict-judge-...]`, `target_share[strict-judge]`) when it is shipped."""
     m = paired_measures(adapted, judge, n=n, seed=seed, batch_size=batch_size, **{attribute: target})
     out = {f"preserved[truth:{a}]": v for k, v in m.items() if k.startswith("preserved_") and (a := k[len("preserved_"):]) != "all_others"}
     out["preserved[truth:all-others]"] = m["preserved_all_others"]
     out["paired_dist[judge-cosine]"], out["paired_dist[pixel-l1]"] = m["paired_judge_cosine_distance"], m["paired_pixel_l1"]
     out["paired_dist[border-l1]"] = m["paired_border_l1"]
-    if "attainment_reached" in m:
-        out.update({"attainment[reached]": m["attainment_reached"], "attainment[kept]": m["attainment_kept"],
-                    "attainment[off-world]": m["attainment_off_world"], "attainment[residual]": m["attainment_residual"],
-                    "audit[judge-agrees-with-attainment]": m["judge_agrees_with_attainment"], "audit[judge-fooled]": m["judge_fooled"]})
+    out.update({k: v for k, v in m.items() if k.startswith(("attainment[", "audit[", "target_share["))})
     return out
 
 # %% ../../nbs/06d_world2_metrics.ipynb #120fdf58
@@ -316,10 +344,12 @@ def _layout_shares(lay: dict, att: dict, layout: dict | None, out: dict) -> dict
 
 # %% ../../nbs/06d_world2_metrics.ipynb #5aab13e4
 @torch.no_grad()
-def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: int = 779, batch_size: int = 100) -> dict[str, float]:
+def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: int = 779, batch_size: int = 100,
+                 n_attainment: int = 300, strict_judge="auto") -> dict[str, float]:
     """On `n` latents of `seed`: target share, preservation against the truth, paired distances to the ideal images of the
     world-2 set `name`, and the layout the layout judge reads (mean centre / radius, share within one bin of the source's and
-    of the set's layout)."""
+    of the set's layout); on the first `n_attainment`, `attainment`'s reading (with the set's layout) and the fooling audit
+    (the judge's and layout judge's target reading against `reached`)."""
     change, layout = set_change(name)
     dev = next(adapted.parameters()).device
     z = world2_latents(n, seed)
@@ -331,6 +361,17 @@ def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: in
     out["paired_dist[judge-cosine]"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
     out["paired_dist[pixel-l1]"] = float((gen - ideal).abs().mean())
     out["paired_dist[border-l1]"] = border_l1(gen, ideal)
+    na = min(int(n_attainment), n)
+    if na > 0:
+        truth = change_attributes(att, **change)
+        # with a layout, a judge reads the target when the layout judge puts it there and the judge reads every attribute as before
+        where = (torch.stack([(lay[k][:na] - v[:na]).abs() <= 1 for k, v in layout_bins(layout_truth(att, layout)).items()]).all(0).numpy()
+                 if layout is not None else True)
+        wanted = change if layout is None else dict(ATTRIBUTES)
+        readings = {"judge": _reads_target(pred, truth, wanted, na) & where}
+        strict = _strict_judge(strict_judge)
+        if strict is not None: readings["strict-judge"] = _reads_target(_predict(strict, gen[:na], batch_size), truth, wanted, na) & where
+        out.update({k: v for k, v in attainment_reading(gen[:na], adapted, z[:na], readings, layout=layout, **change).items() if k != "attainment_n"})
     return out
 
 SET_MEASURES.register("shapes2", set_measures)

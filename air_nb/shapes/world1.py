@@ -298,10 +298,12 @@ SHAPES_JUDGE_FILE = "shapes-judge.safetensors"
 
 # %% ../../nbs/06_shapes.ipynb #5ffd4eaa
 class ShapesJudge(nn.Module):
-    "CNN classifier of (shape, colour, style); `forward` gives `(N, num_features)` penultimate features."
-    def __init__(self, widths: Sequence[int] = (24, 48, 96, 128), image_size: int = 64):
+    """CNN classifier of (shape, colour, style); `forward` gives `(N, num_features)` penultimate features. With `reject`,
+    each head has one more class, 'none of these' (index `len(values)`): a judge trained to refuse images that only
+    imitate a value (outlines, halos, partial fills, averaged shapes)."""
+    def __init__(self, widths: Sequence[int] = (24, 48, 96, 128), image_size: int = 64, reject: bool = False):
         super().__init__()
-        self.config = {"widths": list(widths), "image_size": int(image_size)}
+        self.config = {"widths": list(widths), "image_size": int(image_size), **({"reject": True} if reject else {})}
         layers, c_in = [], 3
         for i, c in enumerate(widths):   # each stage halves the resolution; all but the first refine with a second conv
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
@@ -309,7 +311,7 @@ class ShapesJudge(nn.Module):
             c_in = c
         self.body = nn.Sequential(*layers)
         self.num_features = c_in
-        self.heads = nn.ModuleDict({a: nn.Linear(c_in, len(v)) for a, v in ATTRIBUTES.items()})
+        self.heads = nn.ModuleDict({a: nn.Linear(c_in, len(v) + bool(reject)) for a, v in ATTRIBUTES.items()})
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() == 3: images = images[None]
@@ -345,7 +347,7 @@ def probs(self: ShapesJudge, images: torch.Tensor) -> dict[str, torch.Tensor]:
 @patch
 @torch.no_grad()
 def predict(self: ShapesJudge, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    "Class indices per attribute (index into `SHAPES`, `COLORS`, `STYLES`)."
+    "Class indices per attribute (index into `SHAPES`, `COLORS`, `STYLES`; a judge with `reject`: `len(values)` for none of these)."
     return {a: l.argmax(-1) for a, l in self.logits(images).items()}
 
 # %% ../../nbs/06_shapes.ipynb #cce7ff57

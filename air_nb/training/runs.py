@@ -16,9 +16,10 @@ from ..methods.base import METHODS, RunConfig, legacy_values
 
 # %% auto #0
 __all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT',
-           'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'write_config', 'read_config_doc', 'read_config', 'is_finished',
-           'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint', 'save_checkpoint',
-           'load_checkpoint', 'write_losses', 'save_samples', 'sample_grids', 'grid_step', 'write_json', 'read_json']
+           'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'SNAPSHOTS', 'write_config', 'read_config_doc', 'read_config',
+           'is_finished', 'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint',
+           'snapshot_path', 'snapshots', 'save_checkpoint', 'load_checkpoint', 'write_losses', 'save_samples',
+           'sample_grids', 'grid_step', 'write_json', 'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -111,6 +112,18 @@ def latest_checkpoint(run: str | os.PathLike) -> Path | None:
     "The newest checkpoint of a run folder, or None."
     found = checkpoints(run)
     return found[-1] if found else None
+
+# %% ../../nbs/04_runs.ipynb #a7ba7775
+SNAPSHOTS = "snapshots"
+
+def snapshot_path(run: str | os.PathLike, step: int) -> Path:
+    "Where the output generator after iteration `step` is kept (`RunConfig.snapshots`)."
+    return Path(run) / SNAPSHOTS / f"generator-{int(step):06d}.safetensors"
+
+def snapshots(run: str | os.PathLike) -> dict[int, Path]:
+    "`{iteration: file}` of a run folder's kept output generators, oldest first (read them with `load_generator(file)`)."
+    return {int(p.stem.split("-")[-1]): p for p in sorted((Path(run) / SNAPSHOTS).glob("generator-*.safetensors"))}
+
 
 # %% ../../nbs/04_runs.ipynb #78e3ea1a
 def save_checkpoint(run: str | os.PathLike, state: dict, step: int, keep: int = 2) -> Path:

@@ -396,6 +396,8 @@ def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callb
             done = t + 1
             if callback is not None: callback(self, done)
             if done % self.sample_every == 0 or done == iters: self.save_samples(done)
+            if self.out is not None and done in self.run.snapshots:   # before the checkpoint: a resumed run never misses one
+                runs.snapshot_path(self.out, done).parent.mkdir(exist_ok=True); self.output.save(runs.snapshot_path(self.out, done))
             if done % every == 0 or done == iters: self.checkpoint(done)
             if interrupt.hit:
                 path = self.checkpoint(done) if done % every else (runs.latest_checkpoint(self.out) if self.out else None)

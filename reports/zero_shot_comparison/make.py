@@ -116,8 +116,8 @@ def air_switches(runs: Path, setting: str = "shapes-red-to-blue", seed: int = 0,
         m = paired_measures(G, n=n, seed=0, **{attr: PRESETS[setting]["target"]})
         changed = g["name"][len(setting) + 1:]
         rows.append({"variant": "the code's settings" if changed == "code" else changed.replace("-", " = ", 1), "judge_target_share": m["target_share"],
-                     "reached": m["attainment_reached"], "kept": m["attainment_kept"], "off_world": m["attainment_off_world"],
-                     "residual": m["attainment_residual"], "pixel_l1_to_ideal": m["paired_pixel_l1"]})
+                     "reached": m["attainment[reached]"], "kept": m["attainment[kept]"], "off_world": m["attainment[off-world]"],
+                     "residual": m["attainment[residual]"], "pixel_l1_to_ideal": m["paired_pixel_l1"]})
     pd.DataFrame(rows).to_csv(HERE / "air_switches.csv", index=False)
 
 
