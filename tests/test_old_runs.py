@@ -3,8 +3,11 @@ and resume: the format did not change with the move.
 
 The fixtures in tests/fixtures/run_before_subpackages/ were written by that commit's code: `finished/` a 4-iteration AIR
 run of a tiny StyleGAN2 with the tiny random CLIP (its config, losses and final generator), `interrupted/` the same run
-stopped after its step-2 checkpoint. Resuming `interrupted/` with today's code must end in exactly `finished/`'s
-generator: the old checkpoint is read, and the rest of the run is computed as the old code computed it."""
+stopped after its step-2 checkpoint. Resuming `interrupted/` with today's code must end in `finished/`'s generator:
+the old checkpoint is read, and the rest of the run is computed as the old code computed it. On the CPU that wrote the
+fixtures the two were bit-identical; another CPU's kernels sum in another order (float32 rounding, ~1e-7 here on a
+machine with AVX-512/AMX), so weights and losses are compared to 1e-4 relative: any change of what is computed (another
+noise draw, loss term, learning rate or latent) moves them by orders of magnitude more."""
 import shutil
 from pathlib import Path
 
@@ -41,4 +44,7 @@ def test_old_checkpoint_resumes_to_the_old_result(tmp_path):
     result = adapt(config_from_run(run_dir), generator=tiny_generator(), clip=tiny_random_clip(), out_dir=str(run_dir), progress=False)
     assert len(result.history) == 4
     old, new = load_generator(OLD / "finished").state_dict(), load_generator(run_dir).state_dict()
-    assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old), "resumed run differs from the old code's"
+    assert old.keys() == new.keys()
+    for k in old: torch.testing.assert_close(new[k], old[k], rtol=1e-4, atol=1e-6, msg=lambda m: f"resumed run differs from the old code's at {k}: {m}")
+    losses = lambda p: [[float(v) for v in line.split(",")[1:4]] for line in (p / "losses.csv").read_text().strip().splitlines()[1:]]
+    torch.testing.assert_close(torch.tensor(losses(run_dir)), torch.tensor(losses(OLD / "finished")), rtol=1e-4, atol=0)

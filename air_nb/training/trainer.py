@@ -152,7 +152,7 @@ class AdaptResult:
         return self.artifacts.get("prompts.json", {}).get("anchors", [])
 
 # %% ../../nbs/04b_trainer.ipynb #d95ff1e6
-_IGNORED_ON_RESUME = {"out_dir", "device", "notes"}
+_IGNORED_ON_RESUME = {"out_dir", "device", "notes", "snapshots"}   # snapshots: which generators are kept, not how the run trains
 CHECKPOINT_FORMAT = 2
 
 # %% ../../nbs/04b_trainer.ipynb #e2b23f56
