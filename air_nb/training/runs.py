@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_runs.ipynb #0762579b
 from __future__ import annotations
-import os
+import json, os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,8 +18,9 @@ from ..methods.base import METHODS, RunConfig, legacy_values
 __all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT',
            'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'SNAPSHOTS', 'write_config', 'read_config_doc', 'read_config',
            'is_finished', 'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint',
-           'snapshot_path', 'snapshots', 'save_checkpoint', 'load_checkpoint', 'write_losses', 'save_samples',
-           'sample_grids', 'grid_step', 'write_json', 'read_json']
+           'save_checkpoint', 'load_checkpoint', 'newest_intact_checkpoint', 'remove_stale_temporaries',
+           'snapshot_path', 'snapshots', 'write_losses', 'save_samples', 'sample_grids', 'grid_step', 'write_json',
+           'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -63,7 +64,18 @@ def read_config_doc(run: str | os.PathLike) -> dict:
     added since (so it resumes as it started: format 3); a format-1 (flat) file likewise, kept as format 1."""
     path = Path(run) / CONFIG
     if not path.is_file(): raise ConfigError(f"{path} is missing: {Path(run)} is not a run folder (no {CONFIG}).")
-    doc = load_json(path)
+    damaged = (f"the run folder's config is damaged: restore {CONFIG} from a copy to continue the run, or choose another out_dir "
+               "(resume=False, overwrite=True starts over in this folder)")
+    try: doc = load_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid JSON ({type(e).__name__}: {str(e).splitlines()[0][:80]}): {damaged}.") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} holds a JSON {type(doc).__name__}, not a run config (an object): {damaged}.")
+    if doc.get("format", 1) not in (1, 2, CONFIG_FORMAT):
+        raise ConfigError(f"{path} has config format {doc.get('format')!r}; this air_nb reads formats 1 to {CONFIG_FORMAT}: "
+                          "a newer air_nb wrote it (upgrade air_nb), or the file is damaged.")
+    if doc.get("format", 1) != 1 and not (isinstance(doc.get("run"), dict) and isinstance(doc.get("method_config"), dict)):
+        raise ConfigError(f"{path} lacks its 'run' or 'method_config' object: {damaged}.")
     if doc.get("format") == CONFIG_FORMAT: return doc
     return _with_legacy_values(doc if doc.get("format") == 2 else _upgrade(doc))
 
@@ -113,18 +125,6 @@ def latest_checkpoint(run: str | os.PathLike) -> Path | None:
     found = checkpoints(run)
     return found[-1] if found else None
 
-# %% ../../nbs/04_runs.ipynb #a7ba7775
-SNAPSHOTS = "snapshots"
-
-def snapshot_path(run: str | os.PathLike, step: int) -> Path:
-    "Where the output generator after iteration `step` is kept (`RunConfig.snapshots`)."
-    return Path(run) / SNAPSHOTS / f"generator-{int(step):06d}.safetensors"
-
-def snapshots(run: str | os.PathLike) -> dict[int, Path]:
-    "`{iteration: file}` of a run folder's kept output generators, oldest first (read them with `load_generator(file)`)."
-    return {int(p.stem.split("-")[-1]): p for p in sorted((Path(run) / SNAPSHOTS).glob("generator-*.safetensors"))}
-
-
 # %% ../../nbs/04_runs.ipynb #78e3ea1a
 def save_checkpoint(run: str | os.PathLike, state: dict, step: int, keep: int = 2) -> Path:
     "Write `state` as the checkpoint of `step`, then delete all but the newest `keep`."
@@ -136,6 +136,35 @@ def save_checkpoint(run: str | os.PathLike, state: dict, step: int, keep: int = 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
     "A checkpoint's state (tensors only: nothing in the file is executed)."
     return torch.load(path, map_location=device, weights_only=True)
+
+# %% ../../nbs/04_runs.ipynb #c0e208e5
+def newest_intact_checkpoint(run: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:
+    """The newest checkpoint of `run` that loads, its state, and the newer ones that did not, each with why (`(None, None,
+    skipped)` when none loads)."""
+    skipped = []
+    for path in reversed(checkpoints(run)):
+        try: return path, load_checkpoint(path, device), skipped
+        except Exception as e: skipped.append((path, f"cannot be read ({type(e).__name__}: truncated, corrupt or not a checkpoint)"))
+    return None, None, skipped
+
+def remove_stale_temporaries(run: str | os.PathLike) -> list[Path]:
+    "Delete the temporary files (`.<name>.<random>.tmp`) that interrupted atomic writes left in the run folder `run`; the ones removed."
+    run = Path(run)
+    found = sorted(p for p in run.rglob(".*.tmp") if p.is_file()) if run.is_dir() else []
+    for p in found: p.unlink(missing_ok=True)
+    return found
+
+# %% ../../nbs/04_runs.ipynb #a7ba7775
+SNAPSHOTS = "snapshots"
+
+def snapshot_path(run: str | os.PathLike, step: int) -> Path:
+    "Where the output generator after iteration `step` is kept (`RunConfig.snapshots`)."
+    return Path(run) / SNAPSHOTS / f"generator-{int(step):06d}.safetensors"
+
+def snapshots(run: str | os.PathLike) -> dict[int, Path]:
+    "`{iteration: file}` of a run folder's kept output generators, oldest first (read them with `load_generator(file)`)."
+    return {int(p.stem.split("-")[-1]): p for p in sorted((Path(run) / SNAPSHOTS).glob("generator-*.safetensors"))}
+
 
 # %% ../../nbs/04_runs.ipynb #47e5cb16
 def write_losses(run: str | os.PathLike, history: list[dict]) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04b_trainer.ipynb #b370cfe4
 from __future__ import annotations
-import contextlib, copy, dataclasses, math, signal, threading, time, typing
+import contextlib, copy, dataclasses, math, signal, threading, time, typing, warnings
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -265,8 +265,20 @@ def setup(self: Trainer):
                        for ph in owners}
     self.sample_z = self.source.sample_z(self.run.n_samples, self.run.seed)
     with torch.no_grad(): self.source_samples = self.source(self.sample_z, self.run.sample_truncation).cpu()
-    if resume_from is not None: self.load_state_dict(runs.load_checkpoint(resume_from, self.device))
+    if resume_from is not None: self._resume()
     self.setup_seconds, self.setup_cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+
+@patch
+def _resume(self: Trainer):
+    """Load the newest checkpoint that reads; newer ones that do not (cut short by a crash or a full disk) are passed over
+    with a warning, and `resume.json` in the run folder records which."""
+    path, state, skipped = runs.newest_intact_checkpoint(self.out, self.device)
+    if state is None:
+        raise ConfigError(f"out_dir {self.out}: no checkpoint can be read (" + "; ".join(f"{p.name} {why}" for p, why in skipped)
+                          + "): pass resume=False, overwrite=True to start over there, or choose another out_dir.")
+    for p, why in skipped: warnings.warn(f"{p} {why}: resuming from the newest intact checkpoint, {path.name}.", stacklevel=3)
+    runs.write_json(self.out, "resume.json", {"resumed_from": path.name, "skipped": [{"file": p.name, "why": why} for p, why in skipped]})
+    self.load_state_dict(state)
 
 # %% ../../nbs/04b_trainer.ipynb #d346c3c1
 @patch
@@ -277,9 +289,17 @@ def _resolved(self: Trainer) -> dict:
 # %% ../../nbs/04b_trainer.ipynb #7f957683
 @patch
 def _prepare_out_dir(self: Trainer) -> Path | None:
-    "Check the run folder against the config; the checkpoint to resume from (or None)."
+    """Check the run folder against the config; the checkpoint to resume from (or None). Temporary files of interrupted
+    writes are removed; checkpoints the trainer cannot attribute to a config are never overwritten (unless `overwrite`)."""
     new = self.config.to_json(self._resolved())
-    if runs.is_run_folder(self.out):
+    runs.remove_stale_temporaries(self.out)
+    if getattr(self, "overwrite", False):       # asked to start over here: the old checkpoints go, so none is mixed into this run
+        for old in runs.checkpoints(self.out): old.unlink()
+    elif not runs.is_run_folder(self.out) and runs.checkpoints(self.out):
+        raise ConfigError(f"out_dir {self.out} holds checkpoints but no {runs.CONFIG}, so the trainer cannot tell which run they "
+                          "belong to and will not overwrite them: pass resume=False, overwrite=True to start over there (its "
+                          "checkpoints are deleted), or choose another out_dir.")
+    elif runs.is_run_folder(self.out):
         old = runs.read_config_doc(self.out)
         flat_old = {**old["run"], **old["method_config"]}
         flat_new = {**new["run"], **new["method_config"]}
@@ -288,7 +308,8 @@ def _prepare_out_dir(self: Trainer) -> Path | None:
         if latest is not None and old["format"] != runs.CONFIG_FORMAT:
             raise ConfigError(f"out_dir {self.out} holds a run of an older air_nb, which cannot be resumed: choose another out_dir.")
         if latest is not None and not self.resume:
-            raise ConfigError(f"out_dir {self.out} already holds a run: pass resume=True to continue it, or choose another out_dir.")
+            raise ConfigError(f"out_dir {self.out} already holds a run: pass resume=True to continue it, resume=False, overwrite=True "
+                              "to start over there, or choose another out_dir.")
         if latest is not None and diff:
             raise ConfigError(f"out_dir {self.out} holds a run with different settings ({', '.join(diff)}): to continue it as it "
                               f"started, pass config_from_run({str(self.out)!r}) as the config; else choose another out_dir, or delete that folder to start over.")
@@ -379,10 +400,11 @@ def _step(self: Trainer, t: int) -> dict:
 
 # %% ../../nbs/04b_trainer.ipynb #745eb540
 @patch
-def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callback=None) -> AdaptResult:
+def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callback=None, overwrite: bool = False) -> AdaptResult:
     """Run (or resume) to the end, or until `stop_after` iterations are done (with a checkpoint).
-    `callback(trainer, iterations_done)` runs after every iteration (a live view: `nbs/playground.ipynb`)."""
-    self.resume = resume
+    `callback(trainer, iterations_done)` runs after every iteration (a live view: `nbs/playground.ipynb`). `overwrite`
+    starts over in a run folder that holds another run or unattributable checkpoints (they are deleted)."""
+    self.resume, self.overwrite = resume and not overwrite, overwrite
     self.setup()
     if self.out is not None and self.start == 0: self.save_samples(0)
     from tqdm.auto import tqdm
@@ -435,13 +457,14 @@ def finish(self: Trainer) -> AdaptResult:
 
 # %% ../../nbs/04b_trainer.ipynb #ad1af91f
 def adapt(config: TrainConfig | dict | None = None, clip: Clip | None = None, generator: Generator | None = None,
-          resume: bool = True, progress: bool = True, stop_after: int | None = None, callback=None, **overrides) -> AdaptResult:
+          resume: bool = True, progress: bool = True, stop_after: int | None = None, callback=None, overwrite: bool = False,
+          **overrides) -> AdaptResult:
     """Run a registered method (NADA, AIR, ...) for `config` (+ `overrides`, see `make_config`). `clip` / `generator`
     are ready models that skip loading them. With `out_dir`, everything lands in a run folder and an existing
-    checkpoint there is resumed (`resume=True`). `stop_after=n` stops (with a checkpoint) after iteration n;
+    checkpoint there is resumed (`resume=True`; `resume=False, overwrite=True` starts over there). `stop_after=n` stops (with a checkpoint) after iteration n;
     `callback(trainer, n)` runs after each iteration n."""
     names_generator = isinstance(config, TrainConfig) or "generator" in dict(config or {}) or "generator" in overrides
     if generator is not None and not names_generator:   # record the model actually used, and never infer a preset's generator
         overrides["generator"] = f"in-memory {type(generator).__name__} ({generator.resolution} px)"
     cfg = make_config(config, **overrides)
-    return Trainer(cfg, clip, generator, progress).fit(resume=resume, stop_after=stop_after, callback=callback)
+    return Trainer(cfg, clip, generator, progress).fit(resume=resume, stop_after=stop_after, callback=callback, overwrite=overwrite)

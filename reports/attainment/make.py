@@ -73,7 +73,7 @@ def tables():
     fooling = reached.drop(index=["ideal"])
     paint_blur = reached.loc["blur", "photo-to-painting"] if "photo-to-painting" in settings else float("nan")
     others = fooling.drop(columns=["photo-to-painting"], errors="ignore")
-    layout = " (photo -> corner included)" if "photo-to-corner" in settings else ""
+    layout = ", photo -> corner" if "photo-to-corner" in settings else ""
     write_headline(HERE, f"Attainment on constructed cases, 200 fresh latents per case: ideal renders reached {reached.loc['ideal'].min():.2f}-"
                          f"{reached.loc['ideal'].max():.2f}; the source, outlines, halos, partial fills, bleed, blur and shape averages at most "
                          f"{others.max().max():.3f} (red -> blue, circle -> square, photo -> sketch{layout}); on photo -> painting a blurred painting is "
@@ -94,7 +94,7 @@ def judge_tables(j) -> str:
           "source and imitations <= 0.05": bool((strict.loc[["source", *FAKE_CHANGES]] <= 0.05).all()),
           f"world-1 accuracy >= {JUDGE_MIN_ACC}": bool((acc["strict"] >= JUDGE_MIN_ACC).all())}
     verdict = "passes" if all(ok.values()) else "fails"
-    return (table + "\n\nAccuracy on clean world-1 renders: " + md_table(["attribute", *acc.columns], [[a, *(f"{acc.loc[a, c]:.3f}" for c in acc.columns)] for a in acc.index])
+    return (table + "\n\nAccuracy on clean world-1 renders:\n\n" + md_table(["attribute", *acc.columns], [[a, *(f"{acc.loc[a, c]:.3f}" for c in acc.columns)] for a in acc.index])
             + f"\n\nThe strict judge **{verdict}** its criterion (" + ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in ok.items()) + ").")
 
 
