@@ -58,6 +58,21 @@ def write_headline(folder: Path, text: str):
     print("headline:", text)
 
 
+def labelled_rows(images, labels, n: int, title: str, path, label_inches: float = 1.5, top: float = 0.95):
+    """Save `images` (len(labels) * n, 3, S, S in [-1, 1]) as one row of `n` per label, each row labelled on its left:
+    the studies' sample grids (the same latents in every row)."""
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt, torch
+    width = n * 0.9 + label_inches
+    fig, axes = plt.subplots(len(labels), 1, figsize=(width, len(labels) * 1.0))
+    for ax, label, x in zip(axes, labels, images.split(n)):
+        ax.imshow(torch.cat(list(x.add(1).div(2).clamp(0, 1)), dim=2).permute(1, 2, 0).numpy())
+        ax.set_xticks([]); ax.set_yticks([]); ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=label_inches / width, right=0.99, top=top, bottom=0.01, hspace=0.15)
+    fig.savefig(path, dpi=80); plt.close(fig)
+
+
 def relative_run(run: str, sweep_name: str) -> str:
     "A run folder as a path relative to the sweep's output folder `sweep_name` (e.g. `shapes-red-to-blue/air-s0`)."
     parts = Path(run).parts
@@ -166,6 +181,28 @@ def evaluate_runs_into(folder: Path, runs_dir: Path, n: int = 500):
     m["run"] = [Path(r).resolve().relative_to(Path(runs_dir).resolve()).as_posix() for r in m.run]
     configs = condense_configs(runs_dir).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
     m.merge(configs, on="run", how="left").to_csv(folder / "metrics.csv", index=False)
+
+
+def evaluate_new_runs(csv: Path, runs: Path, n: int = 500):
+    """Evaluate every finished run under `runs` not yet in the study's `csv` (`evaluate_runs`: n samples, diversity on
+    300, the judge on n; a setting and seed at a time), appending rows with the runs' condensed configs; can be repeated
+    while a sweep is still training."""
+    import pandas as pd, torch
+    from air_nb.evaluation.metrics import evaluate_runs
+    from air_nb.training import runs as run_folders
+    torch.set_num_threads(1)
+    runs = Path(runs).resolve()
+    old = pd.read_csv(csv) if Path(csv).exists() else pd.DataFrame(columns=["run"])
+    todo = [r for r in run_folders.find_runs(runs) if run_folders.is_finished(r) and r.relative_to(runs).as_posix() not in set(old.run)]
+    groups = {}
+    for r in todo: groups.setdefault((r.parent.name, r.name.split("-s")[-1]), []).append(r)
+    for key, folders in sorted(groups.items()):
+        print("evaluating", key, [f.name for f in folders], flush=True)
+        df, notes = evaluate_runs(folders, n=n, n_diversity=300, n_judge=n, progress=False)
+        df["run"] = [Path(r).resolve().relative_to(runs).as_posix() for r in df.run]
+        configs = condense_configs(runs).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
+        old = pd.concat([old, df.merge(configs, on="run", how="left")], ignore_index=True)
+        old.to_csv(csv, index=False)      # after every group: a cut-off evaluation keeps what it measured
 
 
 def run_study(parser, tables, stages=()):

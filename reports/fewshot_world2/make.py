@@ -129,7 +129,8 @@ def headline(df) -> str:
         a, r = g[g.method == "asc"].set_index("seed")["fid[judge]"], g[g.method == "rssa"].set_index("seed")["fid[judge]"]
         mu, lo, hi = bootstrap_ci((a - r).dropna().tolist())
         return f"{mu:+.1f} [{lo:.1f}, {hi:.1f}]"
-    return (f"FreezeD, IDC, RSSA and ASC on world-2 few-shot sets ({df.setting.nunique()} sets, "
+    return (f"Superseded by the few-shot comparison (earlier values, 120 iterations, read by the judge). "
+            f"FreezeD, IDC, RSSA and ASC on world-2 few-shot sets ({df.setting.nunique()} sets, "
             f"{df.groupby(['setting', 'shots']).ngroups} settings x {df.method.nunique()} methods x {df.seed.nunique()} seeds, "
             f"{int(df.iterations.max())} iterations): on the layout-shifted set ASC does not beat RSSA (FID[judge] "
             f"{fid_gap('photo-corner', 10)} at 10-shot, {fid_gap('photo-corner', 5)} at 5-shot, ASC minus RSSA paired by "

@@ -14,8 +14,8 @@ seed 0; attainment on the first 300) and can be repeated while the sweep runs.
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import (run_study, study_parser, shell, condense_configs, zero_shot_source_measures, replace_block, write_headline, md_table,
-                   ci_cell, SETTING_ATTRIBUTE)
+from study import (run_study, study_parser, shell, evaluate_new_runs, zero_shot_source_measures, replace_block, write_headline, md_table,
+                   ci_cell, labelled_rows, SETTING_ATTRIBUTE)
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = ["shapes-photo-to-sketch", "shapes-photo-to-painting", "shapes-red-to-blue", "shapes-circle-to-square"]
@@ -42,23 +42,7 @@ def train(runs: Path):
 
 def evaluate(runs: Path, n: int = 500):
     "Evaluate every finished run under `runs` not yet in metrics.csv (a setting and seed at a time), appending rows."
-    import pandas as pd, torch
-    from air_nb.evaluation.metrics import evaluate_runs
-    from air_nb.training import runs as run_folders
-    torch.set_num_threads(1)
-    runs = Path(runs).resolve()
-    csv = HERE / "metrics.csv"
-    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["run"])
-    todo = [r for r in run_folders.find_runs(runs) if r.relative_to(runs).as_posix() not in set(old.run)]
-    groups = {}
-    for r in todo: groups.setdefault((r.parent.name, r.name.split("-s")[-1]), []).append(r)
-    for key, folders in sorted(groups.items()):
-        print("evaluating", key, [f.name for f in folders], flush=True)
-        df, notes = evaluate_runs(folders, n=n, n_diversity=300, n_judge=n, progress=False)
-        df["run"] = [Path(r).resolve().relative_to(runs).as_posix() for r in df.run]
-        configs = condense_configs(runs).drop(columns=["run.seed", "run.method", "run.preset"], errors="ignore")
-        old = pd.concat([old, df.merge(configs, on="run", how="left")], ignore_index=True)
-        old.to_csv(csv, index=False)      # after every group: a cut-off evaluation keeps what it measured
+    evaluate_new_runs(HERE / "metrics.csv", runs, n)
 
 
 def source():
@@ -68,8 +52,7 @@ def source():
 def grids(runs: Path, n: int = 8, seed: int = 0, truncation: float = 0.7):
     """One picture per setting: a block per method (Table 1's column order), each block the source row then the adapted
     row of seed `seed`'s run, the same latents everywhere (`comparison_grid`); every row labelled."""
-    import matplotlib; matplotlib.use("Agg")
-    import matplotlib.pyplot as plt, torch
+    import torch
     from air_nb.evaluation.metrics import comparison_grid
     from air_nb.models.generators import load_generator
     from air_nb.training.trainer import PRESETS
@@ -81,13 +64,7 @@ def grids(runs: Path, n: int = 8, seed: int = 0, truncation: float = 0.7):
             folder = Path(runs) / s / f"{m}-s{seed}"
             if folder.exists(): gens.update({f"{m.upper()}: source": source, f"{m.upper()}: adapted": load_generator(folder).eval()})
         with torch.no_grad(): images, labels = comparison_grid(gens, n=n, seed=11, truncation=truncation)
-        fig, axes = plt.subplots(len(labels), 1, figsize=(n * 0.9 + 1.5, len(labels) * 1.0))
-        for ax, label, x in zip(axes, labels, images.split(n)):
-            ax.imshow(torch.cat(list(x.add(1).div(2)), dim=2).permute(1, 2, 0).numpy())
-            ax.set_xticks([]); ax.set_yticks([]); ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-        fig.suptitle(f"{s}, seed {seed}, truncation {truncation}: the same latents in every row", fontsize=9)
-        fig.subplots_adjust(left=1.5 / (n * 0.9 + 1.5), right=0.99, top=0.95, bottom=0.01, hspace=0.15)
-        fig.savefig(HERE / f"grid_{s}.png", dpi=80); plt.close(fig)
+        labelled_rows(images, labels, n, f"{s}, seed {seed}, truncation {truncation}: the same latents in every row", HERE / f"grid_{s}.png")
 
 
 AIR_SWITCHES = ["t_thresh", "adaptive_from", "prompt_variant", "prompt_copies", "directions", "anchor_latents"]
