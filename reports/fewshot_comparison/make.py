@@ -13,7 +13,7 @@ rerun the same command to continue. The budget study's 2,000-iteration run keeps
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, shell, replace_block, write_headline, md_table, ci_cell, labelled_rows
+from study import study_parser, replace_block, write_headline, md_table, ci_cell, labelled_rows
 
 HERE = Path(__file__).resolve().parent
 METHODS = ["freezed", "idc", "rssa", "asc"]
@@ -42,7 +42,6 @@ def settings():
 
 def sweep(runs: Path, named: dict, methods, seeds):
     from air_nb.scale.sweep import run_sweep
-    from air_nb.evaluation.fewshot import evaluate_sweep   # noqa: F401 (the few-shot evaluator exists)
     table = run_sweep([dict(name=k, **v) for k, v in named.items()], methods, seeds, runs,
                       notebook=str(Path(__file__).resolve().parents[2] / "nbs" / "fewshot.ipynb"), local_cpus=1)
     print(table.to_string())
