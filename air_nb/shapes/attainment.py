@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
 from ..core.base import ConfigError, PACKAGE_WEIGHTS
-from .world1 import ATTRIBUTES, SHAPES, COLORS, STYLES, OUTLINES, polygon_mask, check_attribute
+from .world1 import ShapesJudge, _load_shipped, ATTRIBUTES, SHAPES, COLORS, STYLES, OUTLINES, polygon_mask, check_attribute
 from .world2 import (CORNER_LAYOUT, NUISANCE, Z_DIM, world2_latents, latent_attributes, physical_values, render_values, change_attributes,
                                   load_world2_generator, restrict_source)
 
@@ -349,7 +349,6 @@ def negative_examples(n: int = 40, seed: int = 0, generator=None) -> tuple[torch
 # %% ../../nbs/06g_attainment.ipynb #6d02f6cd
 def load_strict_judge(device=None, path: str | None = None):
     "The judge trained to refuse imitations (`ShapesJudge` with `reject`; shipped in `air_nb/weights/`), in eval mode on `device`."
-    from air_nb.shapes.world1 import ShapesJudge, _load_shipped
     return _load_shipped(ShapesJudge, STRICT_JUDGE_FILE, "train it with `papermill nbs/train_shapes_judge.ipynb out.ipynb -p reject True "
                          "-p out_path ../air_nb/weights/shapes-judge-strict.safetensors`.", device, path)
 

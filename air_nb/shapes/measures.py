@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.base import ConfigError, save_json
+from ..core.base import ConfigError, save_json, find_weights
 from ..models.generators import load_generator, sample_latents
 from ..evaluation.metrics import (CLEAR_SOURCE, WORLDS, WorldEvaluator, fid_kid, judge_feature_extractor)
 from ..evaluation.misalignment import IMAGE_SETS, LabelledImages, _hash
@@ -23,7 +23,7 @@ from .world1 import ATTRIBUTES, STYLES, load_judge, zero_shot_attributes
 from .world2 import (Z_DIM, CORNER_LAYOUT, world2_latents, FEW_SHOT_TARGETS, latent_attributes, decode_latents, render_attributes, ideal_images,
                                   change_attributes, world2_code)
 from .judge import LAYOUT_BINS, layout_bins, layout_truth, layout_agreement, load_layout_judge
-from .attainment import attainment
+from .attainment import attainment, STRICT_JUDGE_FILE, load_strict_judge
 
 # %% auto #0
 __all__ = ['CLIP_WORLD2_MIN_ACC', 'source_measures', 'ideal_sketch_measures', 'border_mask', 'border_l1', 'paired_measures',
@@ -150,8 +150,6 @@ def _predict(judge, images: torch.Tensor, batch_size: int = 100) -> dict:
 def _strict_judge(strict_judge):
     "'auto': the shipped strict judge when there is one; None: none; else the judge given."
     if strict_judge != "auto": return strict_judge
-    from air_nb.core.base import find_weights
-    from air_nb.shapes.attainment import STRICT_JUDGE_FILE, load_strict_judge
     return load_strict_judge() if find_weights(STRICT_JUDGE_FILE) is not None else None
 
 def attainment_reading(images, generator, z, readings: dict, layout: dict | None = None, **change) -> dict:
