@@ -142,7 +142,7 @@ def test_hostile_tensor_storage_is_refused(tmp_path):
 def test_hostile_torch_checkpoint_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"g_ema": _Evil(marker)}, tmp_path / "evil.pt")
-    with pytest.raises(UnsafePickleError, match="weights-only"):
+    with pytest.raises(UnsafePickleError, match="would run code"):
         load_generator(tmp_path / "evil.pt")
     assert not marker.exists()
 
@@ -210,6 +210,9 @@ def test_missing_file_and_run_folder(tmp_path):
     with pytest.raises(MissingWeightsError, match="does not exist"):
         load_generator(tmp_path / "nope.pkl")
     (tmp_path / "run").mkdir()
+    with pytest.raises(ConfigError, match="is not a run folder"):
+        load_generator(tmp_path / "run")
+    (tmp_path / "run" / "config.json").write_text("{}")
     with pytest.raises(MissingWeightsError, match="generator_ema.safetensors"):
         load_generator(tmp_path / "run")
     G = small_g(2)

@@ -14,12 +14,13 @@ import torch
 import torch.nn as nn
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_write, weights_dir, find_weights, get_device
+from ..core.files import CheckpointError, check_file, check_values, expect_format, read_tensors, read_config_metadata, save_tensors
 from ..core.registry import Registry
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['BUILTIN_ARCHS', 'GENERATOR_PRESETS', 'CHECKPOINT_READERS', 'FOLDER_GENERATOR', 'sample_latents', 'Generator',
-           'generator_class', 'CheckpointError', 'load_air_nb_checkpoint', 'GeneratorPreset', 'preset_path',
+__all__ = ['BUILTIN_ARCHS', 'GENERATOR_PRESETS', 'CHECKPOINT_READERS', 'FOLDER_CONFIG', 'FOLDER_GENERATOR', 'sample_latents',
+           'Generator', 'generator_class', 'load_air_nb_checkpoint', 'GeneratorPreset', 'preset_path',
            'CheckpointReader', 'find_reader', 'folder_generator_path']
 
 # %% ../../nbs/01_base.ipynb #2a34c9af
@@ -174,11 +175,8 @@ def generator_class(arch: str) -> type[Generator]:
 # %% ../../nbs/01_base.ipynb #566c0d56
 @patch
 def save(self: Generator, path: str | Path) -> Path:
-    "Save as ONE `.safetensors` file; metadata `air_nb_config` holds the JSON config that rebuilds it."
-    from safetensors.torch import save as st_save
-    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in self.state_dict().items()}
-    blob = st_save(tensors, metadata={"air_nb_config": json.dumps(self.config), "format": "pt"})
-    return atomic_write(path, lambda f: f.write(blob))
+    "Save as ONE `.safetensors` file; metadata `air_nb_config` holds the JSON config that rebuilds it, `air_nb_sha256` the checksum verified on reading."
+    return save_tensors(self.state_dict(), path, {"air_nb_config": json.dumps(self.config), "format": "pt"})
 
 # %% ../../nbs/01_base.ipynb #d455dc40
 @patch(cls_method=True)
@@ -192,33 +190,22 @@ def load(cls: Generator, path: str | Path, device: str | torch.device = "cpu") -
     "Rebuild a generator saved with `save` (the right subclass, from the `arch` in its metadata)."
     return load_air_nb_checkpoint(path, device)
 
-# %% ../../nbs/01_base.ipynb #820e6c7b
-class CheckpointError(ConfigError):
-    "A weights file exists but cannot be read (truncated, corrupt, wrong layout); the message says how to replace it."
-
 # %% ../../nbs/01_base.ipynb #c9ea5110
 def load_air_nb_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    "A `Generator` from one of our `.safetensors` files."
-    from safetensors import safe_open
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"generator file {path} does not exist.")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:
-        raise CheckpointError(f"{path} is not a readable .safetensors file (truncated or corrupt?): {e}. "
-                              "Re-create it with Generator.save or download it again.") from e
-    if "air_nb_config" not in meta:
-        raise CheckpointError(f"{path} has no 'air_nb_config' metadata, so it was not written by Generator.save; "
-                              "convert the original checkpoint with load_generator(...) and .save(...).")
-    try: config = json.loads(meta["air_nb_config"])
-    except json.JSONDecodeError as e: raise CheckpointError(f"{path}: the 'air_nb_config' metadata is not valid JSON: {e}") from e
-    G = Generator.from_config(config)
-    missing, unexpected = G.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
+    "A `Generator` from one of our `.safetensors` files (format, checksum, values, config and layout checked before use)."
+    tensors, meta = read_tensors(path, "an air_nb generator file (Generator.save)", missing="Give a preset name, a checkpoint file or a run folder.")
+    config = read_config_metadata(meta, path)
+    try: G = Generator.from_config(config)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: its 'air_nb_config' does not build a generator ({type(e).__name__}: {e}). The file was edited or "
+                              "written by another version: re-create it with Generator.save.") from None
+    own = G.state_dict()
+    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    wrong = [f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or wrong:
         raise CheckpointError(f"{path} does not fit a {config.get('arch')} generator with config {config}: "
-                              f"missing {missing[:5]}, unexpected {unexpected[:5]}.")
+                              f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}.")
+    G.load_state_dict(tensors)
     return G.to(get_device(device)).eval()
 
 # %% ../../nbs/01_base.ipynb #3a1ce130
@@ -257,15 +244,16 @@ def preset_path(name: str) -> Path:
 class CheckpointReader:
     """How one kind of weights file is read: its file suffixes, the reader `(path, device) -> Generator`, and how to name
     the kind in a message. `weight_sets`: the file may hold the trained generator and its moving average, and the reader
-    takes `weights='ema'|'raw'`."""
+    takes `weights='ema'|'raw'`. `formats`: the `core.files.FORMATS` its files may have (checked before reading)."""
     suffixes: tuple[str, ...]
     read: Callable
     describe: str
     weight_sets: bool = False
+    formats: tuple[str, ...] = ()
 
 # %% ../../nbs/01_base.ipynb #4f64f82f
 CHECKPOINT_READERS = Registry("checkpoint reader")
-CHECKPOINT_READERS.register("air_nb", CheckpointReader((".safetensors",), load_air_nb_checkpoint, ".safetensors (ours)"))
+CHECKPOINT_READERS.register("air_nb", CheckpointReader((".safetensors",), load_air_nb_checkpoint, ".safetensors (ours)", formats=("safetensors",)))
 
 # %% ../../nbs/01_base.ipynb #aa7cbcee
 def find_reader(path: Path) -> CheckpointReader | None:
@@ -273,12 +261,16 @@ def find_reader(path: Path) -> CheckpointReader | None:
     return next((r for r in CHECKPOINT_READERS.values() if path.suffix.lower() in r.suffixes), None)
 
 # %% ../../nbs/01_base.ipynb #e0874165
+FOLDER_CONFIG = "config.json"                   # a run folder's resolved configuration: what makes a folder a run folder
 FOLDER_GENERATOR = "generator_ema.safetensors"   # the generator a folder holds: a finished run's final EMA generator
 
 # %% ../../nbs/01_base.ipynb #23c740ab
 def folder_generator_path(folder: str | Path) -> Path:
-    "The generator file of a folder (a run folder: its final EMA generator); `MissingWeightsError` while the run has not finished."
+    "The generator file of a folder (a run folder: its final EMA generator); `MissingWeightsError` while the run has not finished, `ConfigError` for a folder that is no run folder."
     path = Path(folder) / FOLDER_GENERATOR
+    if not path.is_file() and not (Path(folder) / FOLDER_CONFIG).is_file():
+        raise ConfigError(f"{folder} is not a run folder (it has no {FOLDER_CONFIG}, nor a {FOLDER_GENERATOR}): pass a checkpoint file, "
+                          "a preset name, or the out_dir of a training run.")
     if not path.is_file():
         raise MissingWeightsError(f"{path} is missing: the run has not finished (or was interrupted); run it again with the same out_dir to continue.")
     return path

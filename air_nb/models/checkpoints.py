@@ -14,17 +14,15 @@ import torch
 import torch.nn as nn
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_write, atomic_torch_save, get_device
-from .base import CheckpointError, CheckpointReader, CHECKPOINT_READERS
+from ..core.files import (CheckpointError, UnsafePickleError, check_file, check_values, expect_format, read_torch_file,
+                               reading_layout)
+from .base import CheckpointReader, CHECKPOINT_READERS
 from .stylegan2 import StyleGAN2Generator, setup_filter, stylegan2_channels
 
 # %% auto #0
-__all__ = ['SAFE_PICKLE_GLOBALS', 'WEIGHT_SETS', 'UnsafePickleError', 'AttrDict', 'PersistentStandIn', 'RestrictedUnpickler',
-           'read_nvlabs_pickle', 'write_nvlabs_pickle', 'stylegan2_from_nvlabs', 'check_weights', 'weight_key',
-           'load_nvlabs_pkl', 'load_rosinality_pt', 'to_rosinality']
-
-# %% ../../nbs/01c_checkpoints.ipynb #7abe233a
-class UnsafePickleError(CheckpointError):
-    "A pickle asked for a global outside the allow-list; nothing from it was executed."
+__all__ = ['SAFE_PICKLE_GLOBALS', 'WEIGHT_SETS', 'AttrDict', 'PersistentStandIn', 'RestrictedUnpickler', 'read_nvlabs_pickle',
+           'write_nvlabs_pickle', 'stylegan2_from_nvlabs', 'check_weights', 'weight_key', 'load_nvlabs_pkl',
+           'load_rosinality_pt', 'to_rosinality']
 
 # %% ../../nbs/01c_checkpoints.ipynb #6dcae85f
 class AttrDict(dict):
@@ -44,8 +42,19 @@ class PersistentStandIn:
     def module(self, name: str) -> "PersistentStandIn":
         "The submodule `name` (dotted paths allowed)."
         obj = self
-        for part in name.split("."): obj = obj.state.get("_modules", {})[part]
+        for part in name.split("."):
+            modules = obj.state.get("_modules") or {}
+            if not isinstance(modules, dict) or not isinstance(modules.get(part), PersistentStandIn):
+                raise CheckpointError(f"the {self.class_name} in this pickle has no submodule {name!r} (missing {part!r}): it is not the "
+                                      "StyleGAN2-ADA layout, or the file was edited.")
+            obj = modules[part]
         return obj
+
+    def required(self, name: str) -> Any:
+        "The plain attribute `name`; a `CheckpointError` when the pickle lacks it."
+        if self.state.get(name) is None:
+            raise CheckpointError(f"the {self.class_name} in this pickle has no {name!r}: it is not the StyleGAN2-ADA layout, or the file was edited.")
+        return self.state[name]
 
     def attr(self, name: str, default: Any = None) -> Any:
         "A plain attribute of the original object (e.g. `conv_clamp`), `default` when absent."
@@ -58,7 +67,9 @@ class PersistentStandIn:
             if v is not None: out[prefix + k] = v.detach()
         for k, v in (self.state.get("_buffers") or {}).items():
             if v is not None and k not in skip: out[prefix + k] = v.detach()
-        for k, m in (self.state.get("_modules") or {}).items():
+        modules = self.state.get("_modules") or {}
+        if not isinstance(modules, dict): raise CheckpointError(f"the {self.class_name} in this pickle keeps its submodules in a {type(modules).__name__}, not a dict.")
+        for k, m in modules.items():
             if isinstance(m, PersistentStandIn): out.update(m.state_dict(f"{prefix}{k}."))
         return out
 
@@ -127,14 +138,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 # %% ../../nbs/01c_checkpoints.ipynb #88174cc7
 def read_nvlabs_pickle(path: str | Path) -> Any:
     "The content of an NVlabs network pickle with persistent objects as `PersistentStandIn`s, read with `RestrictedUnpickler`."
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"network pickle {path} does not exist.")
+    path = check_file(path, "network pickle")
+    expect_format(path, ("pickle",), "an NVlabs network pickle")
     try:
         with open(path, "rb") as f: return RestrictedUnpickler(f).load()
-    except UnsafePickleError: raise
+    except UnsafePickleError as e: raise UnsafePickleError(f"{path}: {e}") from None
     except Exception as e:
         raise CheckpointError(f"{path} is not a readable network pickle (truncated or corrupt?): {type(e).__name__}: {e}. "
-                              "Download it again.") from e
+                              "Download it again.") from None
 
 # %% ../../nbs/01c_checkpoints.ipynb #2acf611c
 class _GlobalName:
@@ -196,17 +207,20 @@ def stylegan2_from_nvlabs(G_ema: PersistentStandIn) -> StyleGAN2Generator:
     if G_ema.attr("img_channels", 3) != 3: raise CheckpointError("only RGB generators (img_channels=3) are supported.")
     if syn.class_name != "SynthesisNetwork" or "b4" not in syn.state.get("_modules", {}):
         raise CheckpointError(f"this does not look like a StyleGAN2 synthesis network ({syn.class_name}); StyleGAN3 is not supported.")
-    resolution = int(G_ema.attr("img_resolution"))
+    resolution = int(G_ema.required("img_resolution"))
     blocks = [int(k[1:]) for k in syn.state["_modules"]]
     if any(syn.module(f"b{r}").attr("architecture", "skip") != "skip" for r in blocks):
         raise CheckpointError("only the 'skip' synthesis architecture (the default) is supported.")
     sd = G_ema.state_dict()
+    check_values(sd, "the NVlabs generator")
+    missing = [f"synthesis.b{r}.conv1.weight" for r in blocks if f"synthesis.b{r}.conv1.weight" not in sd]
+    if missing: raise CheckpointError(f"the NVlabs generator has no {missing[:3]}: not the StyleGAN2-ADA layout, or the file was edited.")
     channels = {r: int(sd[f"synthesis.b{r}.conv1.weight"].shape[0]) for r in blocks}
     channel_base, channel_max = _infer_channel_base(channels, resolution)
     f = sd.get("synthesis.b4.resample_filter")
     if f is not None and not torch.allclose(f.float(), setup_filter()): raise CheckpointError("only the [1, 3, 3, 1] resample filter is supported.")
-    G = StyleGAN2Generator(resolution, z_dim=int(G_ema.attr("z_dim")), w_dim=int(G_ema.attr("w_dim")),
-                           n_mapping=int(mp.attr("num_layers")), channel_base=channel_base, channel_max=channel_max,
+    G = StyleGAN2Generator(resolution, z_dim=int(G_ema.required("z_dim")), w_dim=int(G_ema.required("w_dim")),
+                           n_mapping=int(mp.required("num_layers")), channel_base=channel_base, channel_max=channel_max,
                            mapping_lr_mul=float(mp.module("fc0").attr("bias_gain", 0.01)),
                            conv_clamp=None if (clamp := syn.module("b4.conv1").attr("conv_clamp")) is None else float(clamp))
     ours = {}
@@ -245,7 +259,8 @@ def load_nvlabs_pkl(path: str | Path, device: str | torch.device = "cpu", key: s
     if not isinstance(data, dict) or key not in data:
         raise CheckpointError(f"{path} has no '{key}' entry (found {list(data)[:8] if isinstance(data, dict) else type(data).__name__}); "
                               "is it a StyleGAN2-ADA PyTorch pickle? TensorFlow pickles must first be converted with NVlabs' legacy.py.")
-    return stylegan2_from_nvlabs(data[key]).to(get_device(device))
+    with reading_layout(path, "an NVlabs StyleGAN2-ADA generator"): G = stylegan2_from_nvlabs(data[key])
+    return G.to(get_device(device))
 
 # %% ../../nbs/01c_checkpoints.ipynb #dd9007fc
 def _rosinality_names(G: StyleGAN2Generator) -> list[tuple[str, str]]:
@@ -267,27 +282,24 @@ def _rosinality_names(G: StyleGAN2Generator) -> list[tuple[str, str]]:
     return pairs
 
 # %% ../../nbs/01c_checkpoints.ipynb #f4b8f6f4
-def _read_torch_checkpoint(path: Path) -> Any:
-    import argparse
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise UnsafePickleError(f"{path} was refused by torch's weights-only loader (it asks for code, not just tensors): {e}") from e
-    except Exception as e:
-        raise CheckpointError(f"{path} cannot be read as a torch checkpoint (truncated or corrupt?): {type(e).__name__}: {e}. "
-                              "Download it again.") from e
+def _read_torch_checkpoint(path: Path, what: str = "a rosinality StyleGAN2 checkpoint") -> Any:
+    import argparse   # rosinality's training checkpoints keep their command-line arguments as a Namespace
+    return read_torch_file(path, what, safe_globals=[argparse.Namespace])
 
 # %% ../../nbs/01c_checkpoints.ipynb #5246421d
 def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key: str | None = None, weights: str = "ema") -> StyleGAN2Generator:
     "A `StyleGAN2Generator` from a rosinality/stylegan2-pytorch checkpoint: `g_ema` (`weights='ema'`), `g` ('raw') or the entry `key`; `latent_avg` when present."
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"checkpoint {path} does not exist.")
-    ckpt = _read_torch_checkpoint(path)
+    ckpt = _read_torch_checkpoint(check_file(path, "checkpoint"))
+    with reading_layout(path, "a rosinality StyleGAN2 checkpoint"): return _rosinality_generator(ckpt, path, key, weights).to(get_device(device))
+
+def _rosinality_generator(ckpt: Any, path: Path, key: str | None, weights: str) -> StyleGAN2Generator:
     if key is None: key = weight_key(ckpt if isinstance(ckpt, dict) else {}, weights, "g_ema", "g", path)
     if not isinstance(ckpt, dict) or key not in ckpt:
         raise CheckpointError(f"{path} has no '{key}' state dict (keys: {list(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__}).")
     sd = ckpt[key]
+    if not isinstance(sd, dict): raise CheckpointError(f"{path}: '{key}' is a {type(sd).__name__}, not a state dict.")
+    check_values(sd, path)
+    if isinstance(ckpt.get("latent_avg"), torch.Tensor): check_values({"latent_avg": ckpt["latent_avg"]}, path)
     try:
         n_mapping = len([k for k in sd if k.startswith("style.") and k.endswith(".weight")])
         w_dim = int(sd["style.1.weight"].shape[0])
@@ -303,14 +315,18 @@ def load_rosinality_pt(path: str | Path, device: str | torch.device = "cpu", key
     for o, r in _rosinality_names(G):
         if r == "latent_avg":
             v = ckpt.get("latent_avg")
-            ours[o] = own[o] if v is None else v.reshape(own[o].shape)  # absent: w_avg stays 0 (truncation toward 0)
-        elif r in sd: ours[o] = sd[r].reshape(own[o].shape)
+            ours[o] = own[o] if v is None else v
+        elif r in sd: ours[o] = sd[r]
+    wrong = [f"{o} ({tuple(getattr(v, 'shape', ()))})" for o, v in ours.items() if not isinstance(v, torch.Tensor) or v.numel() != own[o].numel()]
+    if wrong: raise CheckpointError(f"{path}: tensors of the wrong size for a {resolution} px rosinality generator: {wrong[:4]}.")
+    ours = {o: v.reshape(own[o].shape) for o, v in ours.items()}   # rosinality keeps leading 1-dims ours drops; latent_avg absent: w_avg stays 0
     _load_exact(G, ours, "rosinality checkpoint")
-    return G.eval().to(get_device(device))
+    return G.eval()
 
 # %% ../../nbs/01c_checkpoints.ipynb #6fbb1c6c
-CHECKPOINT_READERS.register("nvlabs", CheckpointReader((".pkl",), load_nvlabs_pkl, ".pkl (NVlabs StyleGAN2-ADA)", weight_sets=True))
-CHECKPOINT_READERS.register("rosinality", CheckpointReader((".pt", ".pth"), load_rosinality_pt, ".pt/.pth (rosinality)", weight_sets=True))
+CHECKPOINT_READERS.register("nvlabs", CheckpointReader((".pkl",), load_nvlabs_pkl, ".pkl (NVlabs StyleGAN2-ADA)", weight_sets=True, formats=("pickle",)))
+CHECKPOINT_READERS.register("rosinality", CheckpointReader((".pt", ".pth"), load_rosinality_pt, ".pt/.pth (rosinality)", weight_sets=True,
+                                                          formats=("torch-zip", "torch-legacy")))
 
 # %% ../../nbs/01c_checkpoints.ipynb #75bdbbc3
 def to_rosinality(G: StyleGAN2Generator, path: str | Path) -> Path:

@@ -4,12 +4,12 @@
 
 # %% ../../nbs/01g_generators.ipynb #6bb94a35
 from __future__ import annotations
-import hashlib
 from pathlib import Path
 
 import torch
 
 from ..core.base import ConfigError, MissingWeightsError, weights_dir
+from ..core.files import FORMATS, check_file, file_format, file_sha256, nonfinite_allowed, wrong_format_message
 from .base import (Generator, GeneratorPreset, GENERATOR_PRESETS, CheckpointError, CHECKPOINT_READERS, find_reader,
                                  load_air_nb_checkpoint, folder_generator_path, preset_path, sample_latents, generator_class)
 # the readers and presets of the other models register themselves when imported
@@ -39,45 +39,53 @@ _STYLEGAN2_PRESETS: dict[str, GeneratorPreset] = {
 }
 for _name, _preset in _STYLEGAN2_PRESETS.items(): GENERATOR_PRESETS.register(_name, _preset)
 
-# %% ../../nbs/01g_generators.ipynb #a7b8bdbd
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
-
 # %% ../../nbs/01g_generators.ipynb #68c3e160
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", weights: str = "ema") -> Generator:
-    "A `Generator` from a checkpoint file, by the registered reader of its kind: .safetensors (ours), .pkl (NVlabs), .pt/.pth (rosinality), .tar (DCGAN); `weights` 'ema' or 'raw'."
+def _reader_for(path: Path):
+    "The reader of `path`: by its suffix, checked against the file's first bytes; by those bytes alone when the suffix is no reader's."
+    kind, reader = file_format(path), find_reader(path)
+    if reader is not None:
+        if reader.formats and kind not in reader.formats: raise CheckpointError(wrong_format_message(path, kind, f"a {reader.describe} checkpoint"))
+        return reader
+    by_kind = [r for r in CHECKPOINT_READERS.values() if kind in r.formats]
+    if len(by_kind) == 1: return by_kind[0]
+    kinds = [r.describe for r in CHECKPOINT_READERS.values()]
+    what = f"it is {FORMATS[kind]}, which several readers take" if by_kind else f"it is {FORMATS[kind]}, which no reader takes"
+    raise CheckpointError(f"cannot tell the format of {path}: {what}. A generator checkpoint is {', '.join(kinds[:-1])} or {kinds[-1]}; "
+                          "name the file by its kind.")
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", weights: str = "ema", allow_nonfinite: bool = False) -> Generator:
+    """A `Generator` from a checkpoint file, by the registered reader of its kind: .safetensors (ours), .pkl (NVlabs), .pt/.pth
+    (rosinality), .tar (DCGAN), checked against the file's own bytes; `weights` 'ema' or 'raw'. NaN, infinite or implausibly large
+    weights are refused unless `allow_nonfinite` (to look at a damaged file)."""
     check_weights(weights)
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"checkpoint {path} does not exist.")
-    reader = find_reader(path)
-    if reader is None:
-        kinds = [r.describe for r in CHECKPOINT_READERS.values()]
-        raise ConfigError(f"cannot tell the format of {path}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.")
-    return reader.read(path, device, weights=weights) if reader.weight_sets else reader.read(path, device)   # else: one generator
+    path = check_file(path, "checkpoint")
+    reader = _reader_for(path)
+    with nonfinite_allowed(allow_nonfinite):
+        return reader.read(path, device, weights=weights) if reader.weight_sets else reader.read(path, device)   # else: one generator
 
 # %% ../../nbs/01g_generators.ipynb #bcf1840f
-def load_generator(source: str | Path, device: str | torch.device = "cpu", weights: str = "ema") -> Generator:
-    "A `Generator` (eval mode, on `device`) from a preset name, a checkpoint file or a run folder; `weights`: 'ema' (the moving average) or 'raw' (the trained generator) where the file holds both."
+def load_generator(source: str | Path, device: str | torch.device = "cpu", weights: str = "ema", allow_nonfinite: bool = False) -> Generator:
+    """A `Generator` (eval mode, on `device`) from a preset name, a checkpoint file or a run folder; `weights`: 'ema' (the moving
+    average) or 'raw' (the trained generator) where the file holds both. Damaged files are refused with one message each;
+    `allow_nonfinite` lets NaN, infinite or implausibly large weights through, for a forensic look."""
     check_weights(weights)
     if isinstance(source, str) and source in GENERATOR_PRESETS:
         preset = GENERATOR_PRESETS[source]
-        if preset.loader: return preset.loader(device)
+        if preset.loader:
+            with nonfinite_allowed(allow_nonfinite): return preset.loader(device)
         path = preset_path(source)
-        if preset.sha256 and _sha256(path) != preset.sha256:
+        if preset.sha256 and file_sha256(path) != preset.sha256:
             raise CheckpointError(f"{path} does not have the sha256 of preset {source!r}: the download is incomplete or a "
                                   f"different file; delete it and download {preset.url} again.")
-        return load_checkpoint(path, device, weights).eval()
+        return load_checkpoint(path, device, weights, allow_nonfinite).eval()
     path = Path(source).expanduser()
     if path.is_dir():
-        return load_air_nb_checkpoint(folder_generator_path(path), device)
-    if not path.exists():
+        with nonfinite_allowed(allow_nonfinite): return load_air_nb_checkpoint(folder_generator_path(path), device)
+    if not path.exists() and not path.is_symlink():
         if path.suffix == "" and len(path.parts) == 1:
             raise ConfigError(f"unknown generator preset {str(source)!r}; known presets: {', '.join(GENERATOR_PRESETS)}.")
         raise MissingWeightsError(f"checkpoint {path} does not exist; pass a preset name ({', '.join(GENERATOR_PRESETS)}), "
                                   f"a checkpoint file, or a run folder. Downloaded weights belong in {weights_dir()}.")
-    G = load_checkpoint(path, device, weights).eval()
+    G = load_checkpoint(path, device, weights, allow_nonfinite).eval()
     if hasattr(G, "note_source"): G.note_source(str(path.resolve()))   # a diffusion source file: where adapter-only copies find the backbone
     return G
