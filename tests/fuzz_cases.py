@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from PIL import Image
 
 import air_nb
 from air_nb.core.base import AirNbError
@@ -49,7 +50,7 @@ REFUSED, LOADED = "clear refusal", "loaded as expected"
 SENTINEL = "PWNED"                                     # a payload that runs creates tmp/PWNED
 TORCH_ADVICE = re.compile(r"weights_only`?\s*(=|set to)\s*`?false", re.I)
 NONFINITE_WORDS = ("non-finite", "implausib")
-ONE_CORE = dict(OMP_NUM_THREADS="1")
+ABS_PATH = re.compile(r"(?:/[\w.+@~-]+)+/?")
 
 
 # ----------------------------------------------------------------------------------------------- outcome and check
@@ -85,7 +86,11 @@ def _message_problem(obs: Observation, names: tuple[str, ...], words: tuple[str,
     if not msg.strip(): return "empty message"
     if names and not any(n in msg for n in names): return f"does not name {' or '.join(map(repr, names))}"
     if TORCH_ADVICE.search(msg): return "repeats torch's weights_only=False advice"
-    if words and not any(w.lower() in msg.lower() for w in words): return f"lacks the word {' or '.join(map(repr, words))}"
+    scrubbed = msg
+    for t in sorted({str(obs.tmp), str(obs.tmp.resolve())}, key=len, reverse=True): scrubbed = scrubbed.replace(t, "<tmp>")
+    for n in names: scrubbed = scrubbed.replace(n, "<name>")     # a word must come from the message, not from a path
+    scrubbed = ABS_PATH.sub("<path>", scrubbed)
+    if words and not any(w.lower() in scrubbed.lower() for w in words): return f"lacks the word {' or '.join(map(repr, words))}"
     return ""
 
 
@@ -134,6 +139,13 @@ class Case:
     def id(self) -> str: return f"{self.family}:{self.name}"
 
 
+def wait_for(path: Path, seconds: float = 2.0) -> bool:
+    "Whether `path` exists, waiting up to `seconds` for it (a payload run by Popen touches it from a child process)."
+    end = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < end: time.sleep(0.02)
+    return path.exists()
+
+
 def run_case(case: Case, tmpdir: str | os.PathLike) -> Outcome:
     "Build `case` in `tmpdir`, run its read, and classify what happened (one of OUTCOMES)."
     tmp = Path(tmpdir); tmp.mkdir(parents=True, exist_ok=True)
@@ -146,7 +158,7 @@ def run_case(case: Case, tmpdir: str | os.PathLike) -> Outcome:
         except Exception as e: obs.exc = e
     obs.warnings = [str(w.message) for w in caught]
     sentinel = tmp / SENTINEL
-    if case.slow_payload and not sentinel.exists(): time.sleep(0.5)
+    if case.slow_payload: wait_for(sentinel, 0.5)
     obs.executed = sentinel.exists()
     obs.changed = [p.name for p, b in protected.items() if not p.is_file() or p.read_bytes() != b]
     return case.check(obs)
@@ -207,7 +219,6 @@ def torchscript_file() -> Path:
 
 
 def png_bytes(seed: int = 0, size: int = 16) -> bytes:
-    from PIL import Image
     arr = np.random.RandomState(seed).randint(0, 256, (size, size, 3), dtype=np.uint8)
     buf = io.BytesIO(); Image.fromarray(arr).save(buf, format="PNG"); return buf.getvalue()
 
@@ -331,11 +342,51 @@ def st_write(tensors: dict, meta: dict | None, path: Path) -> Path:
     return path
 
 
-def st_edit(src: Path, dst: Path, tensors: Callable[[dict], Any] | None = None, meta: Callable[[dict], Any] | None = None) -> Path:
+DIGEST_KEY = re.compile(r"sha|digest|checksum", re.I)
+
+
+def unsigned(meta: dict) -> dict:
+    "`meta` without a checksum entry (as a file of another tool or an older air_nb has none)."
+    return {k: v for k, v in meta.items() if not DIGEST_KEY.search(k)}
+
+
+def saved_poisoned_generator(path: Path, key: str, kind: str, src: Path | None = None) -> Path:
+    "Our .safetensors, written by `Generator.save`, of the generator of `src` (default: the rosinality fixture) with `key` poisoned."
+    G = load_generator(src or G_RO)
+    sd = G.state_dict(); sd[key].copy_(poisoned(sd[key], kind))
+    try: return Path(G.save(path))
+    except Exception:      # a save that refuses such weights: write the same file ourselves
+        return st_write(sd, {"air_nb_config": json.dumps(G.config), "format": "pt"}, path)
+
+
+def saved_poisoned_discriminator(path: Path, key: str, kind: str, half: bool) -> Path:
+    "Our .safetensors, written by `save_discriminator`, of the rosinality fixture discriminator with `key` poisoned."
+    D = load_discriminator(D_RO)
+    sd = D.state_dict(); sd[key].copy_(poisoned(sd[key], kind))
+    try: return Path(save_discriminator(D, path, half=half))
+    except Exception:
+        return st_write({k: v.half() if half else v for k, v in sd.items()}, {"air_nb_config": json.dumps(D.config)}, path)
+
+
+def flip_bit_on_disk(src: Path, dst: Path, key: str) -> Path:
+    "A copy of the .safetensors `src` with bit 30 of one float32 element of `key` flipped in the file's bytes (as a disk does)."
+    b = bytearray(src.read_bytes()); n = struct.unpack("<Q", b[:8])[0]
+    head = json.loads(b[8:8 + n]); info = head[key]
+    assert info["dtype"] == "F32", info
+    start = 8 + n + info["data_offsets"][0]
+    values = torch.from_numpy(np.frombuffer(bytes(b[start:8 + n + info["data_offsets"][1]]), dtype=np.float32).copy())
+    i = _poison_index(values)
+    b[start + 4 * i + 3] ^= 1 << 6          # little endian: byte 3 holds bits 24..31; bit 30 is its bit 6
+    return write(dst, bytes(b))
+
+
+def st_edit(src: Path, dst: Path, tensors: Callable[[dict], Any] | None = None, meta: Callable[[dict], Any] | None = None,
+            keep_checksum: bool = True) -> Path:
+    "A copy of the .safetensors `src` with `tensors` edited in place and the metadata replaced by `meta(metadata)`; the checksum entry kept or dropped."
     t, m = st_read(src)
     if tensors: tensors(t)
     if meta: m = meta(dict(m))
-    return st_write(t, m, dst)
+    return st_write(t, m if keep_checksum else unsigned(m), dst)
 
 
 def nv_edit(src: Path, dst: Path, edit: Callable[[Any], Any], module_src: str | None = None) -> Path:
@@ -345,9 +396,10 @@ def nv_edit(src: Path, dst: Path, edit: Callable[[Any], Any], module_src: str | 
 
 
 def pt_edit(src: Path, dst: Path, edit: Callable[[Any], Any], legacy: bool = False) -> Path:
+    "Load the torch file `src` (weights only), let `edit` change it in place (its return value is ignored), save it as `dst`."
     ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    out = edit(ckpt)
-    torch.save(ckpt if out is None else out, dst, **({"_use_new_zipfile_serialization": False} if legacy else {}))
+    edit(ckpt)
+    torch.save(ckpt, dst, **({"_use_new_zipfile_serialization": False} if legacy else {}))
     return dst
 
 
@@ -563,18 +615,21 @@ def _family_rosinality():
         "missing-modulation": lambda c: c["g_ema"].pop("conv1.conv.modulation.weight"),
         "missing-input": lambda c: c["g_ema"].pop("input.input"),
         "missing-style-1": lambda c: c["g_ema"].pop("style.1.weight"),
-        "extra-key": lambda c: c["g_ema"].__setitem__("convs.99.conv.weight", torch.randn(1, 32, 32, 3, 3)),
+        "extra-layers-without-to-rgb": lambda c: c["g_ema"].update({f"convs.{i}.{k}": v.clone() for i in (6, 7) for k, v in c["g_ema"].items()
+                                                                    if k.startswith(f"convs.{i - 2}.")}),
         "g-ema-a-list": lambda c: c.__setitem__("g_ema", [1, 2, 3]),
         "g-ema-a-tensor": lambda c: c.__setitem__("g_ema", torch.zeros(3)),
         "g-ema-a-string": lambda c: c.__setitem__("g_ema", "weights"),
         "value-a-string": lambda c: c["g_ema"].__setitem__("conv1.conv.weight", "not a tensor"),
         "g-ema-missing": lambda c: c.pop("g_ema"),
-        "top-level-a-list": lambda c: [c["g_ema"]],
     }
     for name, edit in g.items():
         def build(tmp, edit=edit, name=name):
             return pt_edit(G_RO, tmp / f"ro-{name}.pt", edit)
         case(F, f"generator-{name}", build, read_generator(), refusal())
+    def build(tmp):
+        p = tmp / "ro-top-level-a-list.pt"; torch.save([torch.load(G_RO, weights_only=True)["g_ema"]], p); return p
+    case(F, "generator-top-level-a-list", build, read_generator(), refusal())
     d = {
         "wrong-shape-conv": lambda c: c["d"].__setitem__("convs.1.conv1.0.weight", torch.randn(32, 16, 3, 2)),
         "wrong-shape-final-linear": lambda c: c["d"].__setitem__("final_linear.0.weight", torch.randn(32, 7)),
@@ -617,6 +672,13 @@ def _family_safetensors():
         def build(tmp, kw=kw, name=name):
             return st_edit(base_g_safetensors(), tmp / f"st-{name}.safetensors", **kw)
         case(F, f"generator-{name}", build, read_generator(), refusal())
+    # the tensor edits again without the checksum entry, so the layout checks (not the checksum) meet them
+    for name in ("wrong-shape", "missing-tensor", "extra-tensor"):
+        def build(tmp, kw=gen[name], name=name):
+            return st_edit(base_g_safetensors(), tmp / f"st-{name}-unsigned.safetensors", keep_checksum=False, **kw)
+        case(F, f"generator-{name}-without-checksum", build, read_generator(), refusal())
+    def build(tmp): return flip_bit_on_disk(base_g_safetensors(), tmp / "st-bit-flipped-on-disk.safetensors", "b8.conv0.weight")
+    case(F, "generator-bit-flipped-on-disk", build, read_generator(), refusal())
     def build(tmp): return truncated(base_g_safetensors(), tmp / "st-truncated.safetensors")
     case(F, "generator-truncated", build, read_generator(), refusal())
     def build(tmp): return truncated(base_g_safetensors(), tmp / "st-truncated-in-header.safetensors", 0.0005)
@@ -649,6 +711,11 @@ def _family_safetensors():
         def build(tmp, kw=kw, name=name):
             return st_edit(base_d_safetensors(), tmp / f"std-{name}.safetensors", **kw)
         case(F, f"discriminator-{name}", build, read_discriminator(), refusal())
+    def build(tmp):
+        return st_edit(base_d_safetensors(), tmp / "std-wrong-shape-unsigned.safetensors", keep_checksum=False, **dis["wrong-shape"])
+    case(F, "discriminator-wrong-shape-without-checksum", build, read_discriminator(), refusal())
+    def build(tmp): return flip_bit_on_disk(base_d_safetensors(half=False), tmp / "std-bit-flipped-on-disk.safetensors", "blocks.0.conv0.weight")
+    case(F, "discriminator-bit-flipped-on-disk", build, read_discriminator(), refusal())
     def build(tmp): return truncated(base_d_safetensors(), tmp / "std-truncated.safetensors")
     case(F, "discriminator-truncated", build, read_discriminator(), refusal())
     def build(tmp):
@@ -684,7 +751,7 @@ def _family_wrong_format():
     ]
     for rname, src, suf, name in renames:
         def build(tmp, src=src, suf=suf, name=name):
-            return copy_as(src(), tmp / f"renamed-{name}{suf}")
+            return copy_as(src(), tmp / f"moved-{name}{suf}")
         case(F, f"{name}-{rname}", build, readers[rname], refusal(words=("rename",)))
     # TorchScript
     for rname in ("generator", "discriminator", "adm"):
@@ -693,7 +760,7 @@ def _family_wrong_format():
     # empty files
     for rname, suffixes in (("generator", (".pkl", ".pt", ".safetensors")), ("discriminator", (".pkl", ".pt", ".safetensors")), ("adm", (".pt",))):
         for suf in suffixes:
-            def build(tmp, suf=suf, rname=rname): return write(tmp / f"empty-{rname}{suf}", b"")
+            def build(tmp, suf=suf, rname=rname): return write(tmp / f"zero-{rname}{suf}", b"")
             case(F, f"empty{suf}-{rname}", build, readers[rname], refusal(words=("empty",)))
     # a PNG under a weights suffix
     for rname, suf in (("generator", ".pt"), ("generator", ".pkl"), ("generator", ".safetensors"), ("discriminator", ".pt"), ("adm", ".pt")):
@@ -734,8 +801,8 @@ POISON_KINDS = ("nan", "inf", "-inf", "bitflip")
 
 def _poison_builders() -> dict[str, tuple[Callable[[Path, str], Path], Callable]]:
     "format -> (build(tmp, kind), reader factory(**kw))."
-    def g_st(tmp, kind):
-        return st_edit(base_g_safetensors(), tmp / f"g-{kind}.safetensors", tensors=lambda t: t.__setitem__("b8.conv0.weight", poisoned(t["b8.conv0.weight"], kind)))
+    def g_st(tmp, kind):    # a generator whose weights went bad before Generator.save wrote them (its checksum matches)
+        return saved_poisoned_generator(tmp / f"g-{kind}.safetensors", "b8.conv0.weight", kind)
     def g_nv(tmp, kind):
         return nv_edit(G_NV, tmp / f"g-{kind}.pkl", lambda d: nv_param(d["G_ema"], "synthesis.b8.conv0", "weight", kind))
     def g_ro(tmp, kind):
@@ -745,8 +812,7 @@ def _poison_builders() -> dict[str, tuple[Callable[[Path, str], Path], Callable]
     def d_ro(tmp, kind):
         return pt_edit(D_RO, tmp / f"d-{kind}.pt", lambda c: c["d"].__setitem__("convs.1.conv1.0.weight", poisoned(c["d"]["convs.1.conv1.0.weight"], kind)))
     def d_st(tmp, kind):       # float16 as save_discriminator writes; the bit flip in a float32 file (bit 30)
-        src = base_d_safetensors(half=kind != "bitflip")
-        return st_edit(src, tmp / f"d-{kind}.safetensors", tensors=lambda t: t.__setitem__("blocks.0.conv0.weight", poisoned(t["blocks.0.conv0.weight"], kind)))
+        return saved_poisoned_discriminator(tmp / f"d-{kind}.safetensors", "blocks.0.conv0.weight", kind, half=kind != "bitflip")
     def adm(tmp, kind):
         _, sd = adm_fixture("noattn"); k = "input_blocks.0.0.weight"; sd[k] = poisoned(sd[k], kind)
         p = tmp / f"adm-{kind}.pt"; torch.save(sd, p); return p
@@ -768,7 +834,7 @@ def _family_nonfinite():
             case(F, f"{kind}-{fmt}-allow-nonfinite-loads", build, reader(allow_nonfinite=True), loads(lambda o, bad=bad: state_has(o, bad)))
     # buffers and the averaged latent are weights of the file too
     def build(tmp):
-        return st_edit(base_g_safetensors(), tmp / "g-inf-w-avg.safetensors", tensors=lambda t: t.__setitem__("w_avg", poisoned(t["w_avg"], "inf")))
+        return saved_poisoned_generator(tmp / "g-inf-w-avg.safetensors", "w_avg", "inf")
     case(F, "inf-w-avg-generator-safetensors", build, read_generator(), refusal(words=NONFINITE_WORDS))
     def build(tmp):
         return pt_edit(G_RO, tmp / "g-nan-latent-avg.pt", lambda c: c.__setitem__("latent_avg", poisoned(c["latent_avg"], "nan")))
@@ -801,13 +867,15 @@ def _family_runs():
             return run
         return build
     configs = {"config-invalid-json": '{"format": 3, "run": {"method": "nada",', "config-a-list": '[1, 2, 3]',
-               "config-empty": "", "config-null": "null", "config-binary": random_bytes(3, 64).decode("latin1"),
+               "config-null": "null", "config-binary": random_bytes(3, 64).decode("latin1"),
                "config-run-a-list": json.dumps({"format": 3, "run": [1], "method_config": {}, "resolved": {}}),
                "config-future-format": json.dumps({"format": 99, "run": {}, "method_config": {}})}
-    cfg_name = lambda run: ("config.json",)
+    cfg_name = lambda run: ("config.json", Path(run).name)
     for name, text in configs.items():
         case(F, f"{name}-read-config", with_config(text, name), read_config, refusal(name=cfg_name))
         case(F, f"{name}-resume", with_config(text, name), resume, refusal(name=cfg_name), protect=ck)
+    case(F, "config-empty-read-config", with_config("", "cfg-zero"), read_config, refusal(words=("empty",), name=cfg_name))
+    case(F, "config-empty-resume", with_config("", "cfg-zero"), resume, refusal(words=("empty",), name=cfg_name), protect=ck)
     case(F, "config-invalid-json-config-from-run", with_config('{"run": ', "cfr-invalid"), config_from_run, refusal(name=cfg_name))
     case(F, "config-unknown-method-config-from-run",
          with_config(json.dumps({"format": 3, "run": {"method": "no-such-method"}, "method_config": {}, "resolved": {}}), "cfr-method"),
@@ -886,9 +954,9 @@ def _family_runs():
     gname = lambda run: ("generator_ema.safetensors",)
     case(F, "finished-run-generator-truncated", finished("gen-trunc", lambda p, tmp: p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 3])),
          read_generator(), refusal(name=gname))
-    case(F, "finished-run-generator-empty", finished("gen-empty", lambda p, tmp: p.write_bytes(b"")), read_generator(),
+    case(F, "finished-run-generator-empty", finished("gen-zero", lambda p, tmp: p.write_bytes(b"")), read_generator(),
          refusal(words=("empty",), name=gname))
-    case(F, "finished-run-generator-nan", finished("gen-nan", lambda p, tmp: st_edit(p, p, tensors=lambda t: t.__setitem__("b4.conv1.weight", poisoned(t["b4.conv1.weight"], "nan")))),
+    case(F, "finished-run-generator-nan", finished("gen-nan", lambda p, tmp: saved_poisoned_generator(p, "b4.conv1.weight", "nan", src=p)),
          read_generator(), refusal(words=NONFINITE_WORDS, name=gname))
 
 
@@ -910,8 +978,8 @@ def _family_fewshot():
     spec = [
         ("corrupt-after-shots", {"z-corrupt.png": bad_png}, 2, "z-corrupt.png", ()),
         ("corrupt-within-shots", {"a0-corrupt.png": bad_png}, 2, "a0-corrupt.png", ()),
-        ("zero-byte-within-shots", {"a0-empty.png": b""}, 2, "a0-empty.png", ("empty",)),
-        ("zero-byte-after-shots", {"zz-empty.jpg": b""}, 2, "zz-empty.jpg", ("empty",)),
+        ("zero-byte-within-shots", {"a0-zero.png": b""}, 2, "a0-zero.png", ("empty",)),
+        ("zero-byte-after-shots", {"zz-zero.jpg": b""}, 2, "zz-zero.jpg", ("empty",)),
         ("text-named-png", {"a0-notes.png": b"this is a text file, not a picture\n"}, 2, "a0-notes.png", ()),
         ("text-named-png-after-shots", {"zz-notes.png": b"hello\n"}, 2, "zz-notes.png", ()),
         ("pickle-named-png", {"a0-evil.png": lambda tmp: pickle.dumps(payload("system", _sentinel(tmp)), protocol=2)}, 2, "a0-evil.png", ()),
@@ -924,7 +992,7 @@ def _family_fewshot():
     def build(tmp):
         p = tmp / "targets-evil.pt"; torch.save(payload("system", _sentinel(tmp)), p); return p
     case(F, "malicious-tensor-file", build, read_target_images(2), refusal())
-    def build(tmp): return write(tmp / "targets-empty.pt", b"")
+    def build(tmp): return write(tmp / "targets-zero.pt", b"")
     case(F, "empty-tensor-file", build, read_target_images(2), refusal(words=("empty",)))
     def build(tmp):
         p = tmp / "targets-nan.pt"; x = torch.zeros(3, 3, 16, 16); x[1, 0, 2, 2] = float("nan"); torch.save(x, p); return p
@@ -939,11 +1007,11 @@ FAMILIES = list(dict.fromkeys(c.family for c in CASES))
 
 # ----------------------------------------------------------------------------------------------- the default subset
 def default_cases() -> list[Case]:
-    "A deterministic subset: every fourth case of each family (from its first), so at least two per family."
+    "A deterministic subset: every third case of each family (from its first), so at least two per family."
     out = []
     for fam in FAMILIES:
         cs = [c for c in CASES if c.family == fam]
-        out += cs[::4]
+        out += cs[::3]
     return out
 
 

@@ -200,12 +200,11 @@ def load_air_nb_checkpoint(path: str | Path, device: str | torch.device = "cpu")
         raise CheckpointError(f"{path}: its 'air_nb_config' does not build a generator ({type(e).__name__}: {e}). The file was edited or "
                               "written by another version: re-create it with Generator.save.") from None
     own = G.state_dict()
-    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     wrong = [f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if k in tensors and tensors[k].shape != v.shape]
+    missing, unexpected = G.load_state_dict(tensors, strict=False) if not wrong else ([], [])   # a subclass may take extra keys (a diffusion backbone)
     if missing or unexpected or wrong:
         raise CheckpointError(f"{path} does not fit a {config.get('arch')} generator with config {config}: "
                               f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}.")
-    G.load_state_dict(tensors)
     return G.to(get_device(device)).eval()
 
 # %% ../../nbs/01_base.ipynb #3a1ce130

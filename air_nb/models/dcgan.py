@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, find_weights, get_device
+from ..core.files import check_values, read_torch_file, reading_layout
 from .base import Generator, CheckpointError, GeneratorPreset, GENERATOR_PRESETS, CheckpointReader, CHECKPOINT_READERS
 
 # %% auto #0
@@ -73,19 +74,15 @@ def faces_dcgan_weights_path() -> Path | None:
 # %% ../../nbs/01b_dcgan.ipynb #81e7b581
 def load_dcgan(path: str | Path, device: str | torch.device = "cpu") -> DCGANGenerator:
     "A `DCGANGenerator` from a torch.save file holding `netG_state_dict` (or the state dict itself), read safely."
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"DCGAN weights {path} do not exist; {DCGAN_PIP_HINT} provides them.")
-    try: ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path} cannot be read as a torch checkpoint (truncated, corrupt or unsafe): {e}. "
-                              f"Reinstall it with `{DCGAN_PIP_HINT} --force-reinstall`.") from e
+    ckpt = read_torch_file(path, "a DCGAN weights file", missing=f"`{DCGAN_PIP_HINT}` provides them (reinstall it with --force-reinstall if they are damaged).")
     sd = ckpt.get("netG_state_dict", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(sd, dict) or "main.0.weight" not in sd:
+    if not isinstance(sd, dict) or not isinstance(sd.get("main.0.weight"), torch.Tensor):
         raise CheckpointError(f"{path} holds no DCGAN generator state dict ('netG_state_dict' with 'main.0.weight').")
-    z_dim, ngf8 = sd["main.0.weight"].shape[:2]
-    G = DCGANGenerator(int(z_dim), int(ngf8) // 8)
-    try: G.load_state_dict({**sd, "w_avg": G.w_avg})  # w_avg = 0: the mean of z
-    except RuntimeError as e: raise CheckpointError(f"{path} does not fit the 64 px DCGAN layout: {e}") from e
+    check_values(sd, path)
+    with reading_layout(path, "the 64 px DCGAN generator"):
+        z_dim, ngf8 = sd["main.0.weight"].shape[:2]
+        G = DCGANGenerator(int(z_dim), int(ngf8) // 8)
+        G.load_state_dict({**sd, "w_avg": G.w_avg})  # w_avg = 0: the mean of z
     return G.to(get_device(device)).eval()
 
 # %% ../../nbs/01b_dcgan.ipynb #ada6988f
@@ -94,4 +91,4 @@ GENERATOR_PRESETS.register("faces-dcgan", GeneratorPreset("dcgan", 64, "https://
           "(synthetic faces, its own licence: check it before non-research use). Runs offline.",
     offline=f"`{DCGAN_PIP_HINT}` (the weights are inside the wheel), or put its weights.tar into the weights folder as gan-face-generate-weights.tar",
     locate=lambda: faces_dcgan_weights_path()))   # looked up when asked (a test may replace it)
-CHECKPOINT_READERS.register("dcgan", CheckpointReader((".tar",), load_dcgan, ".tar (faces DCGAN)"))
+CHECKPOINT_READERS.register("dcgan", CheckpointReader((".tar",), load_dcgan, ".tar (faces DCGAN)", formats=("torch-zip", "torch-legacy")))

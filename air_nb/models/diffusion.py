@@ -17,6 +17,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, atomic_write, find_weights, get_device
+from ..core.files import read_tensors, save_tensors
 from .base import Generator, GeneratorPreset, GENERATOR_PRESETS, CheckpointError, preset_path, load_air_nb_checkpoint
 from .guided_diffusion import (ADM_PRESETS, adm_preset_path, create_adm, load_guided_diffusion, random_state_dict,
                                             read_state_dict)
@@ -328,13 +329,11 @@ def note_source(self: DiffusionGenerator, source: str) -> None:
 def save(self: DiffusionGenerator, path, include_backbone: bool | None = None, dtype: torch.dtype | None = None) -> Path:
     """One `.safetensors` file: the adapter weights, plus the backbone's weights (`backbone.*`, as `dtype`) when
     `include_backbone` (default: only when `config['base']` is None, i.e. the backbone has no other source)."""
-    from safetensors.torch import save as st_save
     include = self.config.get("base") is None if include_backbone is None else include_backbone
     cfg = dict(self.config, base=None) if include else self.config
     tensors = {k: v.detach().cpu().clone().contiguous() for k, v in self.state_dict().items()}
     if include: tensors.update({f"backbone.{k}": v.detach().cpu().to(dtype or v.dtype).contiguous() for k, v in self.backbone.base_state().items()})
-    blob = st_save(tensors, metadata={"air_nb_config": json.dumps(cfg), "format": "pt"})
-    return atomic_write(path, lambda f: f.write(blob))
+    return save_tensors(tensors, path, {"air_nb_config": json.dumps(cfg), "format": "pt"})
 
 # %% ../../nbs/01f_diffusion.ipynb #cd023262
 def _adm_spec(flags: dict) -> dict: return {"kind": "adm", "flags": dict(flags)}
@@ -347,8 +346,7 @@ def load_base_weights(base: str, spec: dict) -> dict[str, torch.Tensor]:
     if not path.exists(): raise MissingWeightsError(f"the backbone weights {base} of this diffusion generator are not on this machine "
                                                     f"(a preset name or a file: {sorted(k for k, p in GENERATOR_PRESETS.items() if p.arch == 'diffusion')}).")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        sd = load_file(str(path))
+        sd, _ = read_tensors(path, "a diffusion generator file")
         base_sd = {k[len("backbone."):]: v.float() for k, v in sd.items() if k.startswith("backbone.")}
         if not base_sd: raise CheckpointError(f"{path} holds no backbone weights (it is an adapter file: load it with load_generator).")
         return base_sd

@@ -16,7 +16,9 @@ import json
 
 from ..core.base import ConfigError, MissingWeightsError, get_device, atomic_write
 from .stylegan2 import EqualLinear, lrelu_gain, setup_filter
-from .checkpoints import CheckpointError, PersistentStandIn, read_nvlabs_pickle, _read_torch_checkpoint, _key_mismatch
+from ..core.files import (CheckpointError, check_file, check_values, nonfinite_allowed, read_config_metadata, read_tensors,
+                               reading_layout, save_tensors)
+from .checkpoints import PersistentStandIn, read_nvlabs_pickle, _read_torch_checkpoint, _key_mismatch
 from fastcore.basics import patch
 
 # %% auto #0
@@ -195,11 +197,12 @@ def discriminator_from_nvlabs(D: PersistentStandIn, patch_resolution: int | None
         raise CheckpointError(f"expected an NVlabs 'Discriminator', got {D!r}.")
     if D.attr("c_dim", 0): raise CheckpointError("class-conditional discriminators (c_dim > 0) are not supported.")
     if D.attr("img_channels", 3) != 3: raise CheckpointError("only RGB discriminators (img_channels=3) are supported.")
-    resolution, blocks = int(D.attr("img_resolution")), [int(r) for r in D.attr("block_resolutions")]
+    resolution, blocks = int(D.required("img_resolution")), [int(r) for r in D.required("block_resolutions")]
     for r in blocks:
         if D.module(f"b{r}").attr("architecture", "resnet") != "resnet":
             raise CheckpointError("only the 'resnet' discriminator architecture (the default) is supported.")
     sd = D.state_dict()
+    check_values(sd, "the NVlabs discriminator")
     try:
         channels = {r: int(sd[f"b{r}.conv0.weight"].shape[0]) for r in blocks} | {4: int(sd["b4.conv.weight"].shape[0])}
         mbstd = D.module("b4.mbstd")
@@ -228,24 +231,26 @@ def load_nvlabs_discriminator(path: str | Path, device: str | torch.device = "cp
     if not isinstance(data, dict) or key not in data:
         raise CheckpointError(f"{path} has no '{key}' entry (found {list(data)[:8] if isinstance(data, dict) else type(data).__name__}); "
                               "pickles that hold only G_ema (e.g. from some model zoos) have no discriminator.")
-    return discriminator_from_nvlabs(data[key], patch_resolution).to(get_device(device))
+    with reading_layout(path, "an NVlabs StyleGAN2-ADA discriminator"): D = discriminator_from_nvlabs(data[key], patch_resolution)
+    return D.to(get_device(device))
 
 # %% ../../nbs/01d_discriminators.ipynb #f221f4be
 def save_discriminator(D, path: str | Path, half: bool = True) -> Path:
-    "Write `D` as one safetensors file (config in the metadata `air_nb_config`), float16 by default."
-    from safetensors.torch import save as st_save
-    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in D.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(st_save(tensors, metadata={"air_nb_config": json.dumps(D.config)})))
+    "Write `D` as one safetensors file (config in the metadata `air_nb_config`, with a checksum), float16 by default."
+    tensors = {k: (v.half() if half and v.is_floating_point() else v) for k, v in D.state_dict().items()}
+    return save_tensors(tensors, path, {"air_nb_config": json.dumps(D.config)})
 
 # %% ../../nbs/01d_discriminators.ipynb #46cb557c
 def load_air_nb_discriminator(path: str | Path, device: str | torch.device = "cpu") -> StyleGAN2Discriminator:
-    "A `StyleGAN2Discriminator` from `save_discriminator`'s file, in eval mode."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"discriminator file {path} does not exist.")
-    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {})["air_nb_config"])
-    D = StyleGAN2Discriminator(**config); D.load_state_dict(load_file(str(path)))
+    "A `StyleGAN2Discriminator` from `save_discriminator`'s file, in eval mode (format, checksum, values, config and layout checked)."
+    tensors, meta = read_tensors(path, "an air_nb discriminator file (save_discriminator)")
+    config = read_config_metadata(meta, path)
+    with reading_layout(path, "an air_nb discriminator file"):
+        D = StyleGAN2Discriminator(**config)
+        missing, unexpected, wrong = _key_mismatch(D.state_dict(), tensors)
+        if missing or unexpected or wrong:
+            raise CheckpointError(f"{path} does not fit StyleGAN2Discriminator{D.config}: missing {missing[:6]}, unexpected {unexpected[:6]}, wrong shapes {wrong[:6]}.")
+        D.load_state_dict(tensors)
     return D.to(device).eval()
 
 # %% ../../nbs/01d_discriminators.ipynb #9f9f8cde
@@ -265,13 +270,16 @@ def _rosinality_d_names(n: int) -> dict[str, str]:
 def load_rosinality_discriminator(path: str | Path, device: str | torch.device = "cpu", key: str = "d",
                                   patch_resolution: int | None = None) -> StyleGAN2Discriminator:
     "The discriminator `d` of a rosinality/stylegan2-pytorch checkpoint, read with torch's weights-only loader."
-    path = Path(path)
-    if not path.exists(): raise MissingWeightsError(f"checkpoint {path} does not exist.")
-    ckpt = _read_torch_checkpoint(path)
+    ckpt = _read_torch_checkpoint(check_file(path, "checkpoint"), "a rosinality StyleGAN2 checkpoint with a discriminator")
+    with reading_layout(path, "a rosinality StyleGAN2 discriminator"): return _rosinality_discriminator(ckpt, path, key, patch_resolution).to(get_device(device))
+
+def _rosinality_discriminator(ckpt: Any, path: Path, key: str, patch_resolution: int | None) -> StyleGAN2Discriminator:
     if not isinstance(ckpt, dict) or key not in ckpt:
         raise CheckpointError(f"{path} has no '{key}' state dict (keys: {list(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__}); "
                               "checkpoints that hold only g_ema have no discriminator.")
     sd = ckpt[key]
+    if not isinstance(sd, dict): raise CheckpointError(f"{path}: '{key}' is a {type(sd).__name__}, not a state dict.")
+    check_values(sd, path)
     try:
         n = len([k for k in sd if k.startswith("convs.") and k.endswith(".conv1.0.weight")])
         resolution = 2 ** (n + 2)
@@ -285,19 +293,23 @@ def load_rosinality_discriminator(path: str | Path, device: str | torch.device =
     theirs = {k for k in sd if not k.endswith(".kernel")}
     extra = sorted(theirs - set(names.values()))
     if extra: raise CheckpointError(f"{path}: '{key}' has tensors the rosinality discriminator does not ({extra[:6]}).")
-    return _load_d(D, {o: sd[r] for o, r in names.items() if r in sd}, "rosinality discriminator").to(get_device(device))
+    return _load_d(D, {o: sd[r] for o, r in names.items() if r in sd}, "rosinality discriminator")
 
 # %% ../../nbs/01d_discriminators.ipynb #04d5b8d0
-def load_discriminator(path: str | Path, device: str | torch.device = "cpu", patch_resolution: int | None = None) -> StyleGAN2Discriminator:
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu", patch_resolution: int | None = None,
+                       allow_nonfinite: bool = False) -> StyleGAN2Discriminator:
     """The discriminator of an official checkpoint (NVlabs `.pkl`: `D`; rosinality `.pt`: `d`) or of our `.safetensors`
-    (`save_discriminator`); a `patch_resolution` other than the file's gives a fresh patch head, as in IDC."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        D0 = load_air_nb_discriminator(path)
-        if patch_resolution is None: return D0.to(device)
-        D = StyleGAN2Discriminator(**{**D0.config, "patch_resolution": patch_resolution})
-        D.load_state_dict(D0.state_dict(), strict=False)           # the patch head starts from random weights, as in IDC
-        return D.to(device)
-    if path.suffix == ".pkl": return load_nvlabs_discriminator(path, device, patch_resolution=patch_resolution)
-    if path.suffix in (".pt", ".pth"): return load_rosinality_discriminator(path, device, patch_resolution=patch_resolution)
-    raise ConfigError(f"{path}: a discriminator is read from an NVlabs .pkl, a rosinality .pt or our .safetensors, not {path.suffix or 'a file without suffix'}.")
+    (`save_discriminator`); a `patch_resolution` other than the file's gives a fresh patch head, as in IDC. Each reader checks
+    the file's own bytes; NaN, infinite or implausibly large weights are refused unless `allow_nonfinite`."""
+    if Path(path).suffix not in (".safetensors", ".pkl", ".pt", ".pth"):
+        raise ConfigError(f"{path}: a discriminator is read from an NVlabs .pkl, a rosinality .pt or our .safetensors, not {Path(path).suffix or 'a file without suffix'}.")
+    path = check_file(path, "discriminator file")
+    with nonfinite_allowed(allow_nonfinite):
+        if path.suffix == ".safetensors":
+            D0 = load_air_nb_discriminator(path)
+            if patch_resolution is None: return D0.to(device)
+            D = StyleGAN2Discriminator(**{**D0.config, "patch_resolution": patch_resolution})
+            D.load_state_dict(D0.state_dict(), strict=False)           # the patch head starts from random weights, as in IDC
+            return D.to(device)
+        if path.suffix == ".pkl": return load_nvlabs_discriminator(path, device, patch_resolution=patch_resolution)
+        return load_rosinality_discriminator(path, device, patch_resolution=patch_resolution)

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, find_weights, weights_dir, get_device
+from ..core.files import CheckpointError, check_file, check_values, nonfinite_allowed, read_torch_file
 
 # %% auto #0
 __all__ = ['MODEL_FLAGS', 'DIFFUSION_FLAGS', 'P2_FLAGS', 'P2_URLS', 'ADM_PRESETS', 'resolve_flags', 'GroupNorm32',
@@ -277,23 +278,18 @@ def _p2_hint(path) -> str:
 def read_state_dict(path) -> dict[str, torch.Tensor]:
     "The tensors of a guided-diffusion checkpoint, read weights-only (float32); a pickle that asks for code is refused."
     path = Path(path).expanduser()
-    if not path.exists(): raise MissingWeightsError(f"guided-diffusion checkpoint {path} does not exist. {_p2_hint(path)}")
-    try: sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ConfigError(f"{path} asks to run code when unpickled (refused: only plain tensors are read, torch.load(weights_only=True)). "
-                          f"Use the original state-dict file, or re-save it as a plain state dict. Detail: {str(e).splitlines()[0]}") from e
-    except Exception as e:
-        raise ConfigError(f"{path} is not a readable torch checkpoint (truncated or corrupt?): {e}. Download it again.") from e
+    sd = read_torch_file(path, "a guided-diffusion checkpoint", missing=_p2_hint(path))
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict): sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ConfigError(f"{path} does not hold a state dict of tensors (got {type(sd).__name__}); a guided-diffusion checkpoint is one.")
+    check_values(sd, path)
     return {k.removeprefix("module."): (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
 
 # %% ../../nbs/01e_guided_diffusion.ipynb #902a926e
-def load_guided_diffusion(path, device="cpu", **model_flags) -> ADMUNet:
-    "An `ADMUNet` (eval mode, frozen) with the weights of the guided-diffusion / P2 checkpoint `path`, built from `create_model`'s `model_flags`."
+def load_guided_diffusion(path, device="cpu", allow_nonfinite: bool = False, **model_flags) -> ADMUNet:
+    "An `ADMUNet` (eval mode, frozen) with the weights of the guided-diffusion / P2 checkpoint `path`, built from `create_model`'s `model_flags`; NaN, infinite or implausibly large weights are refused unless `allow_nonfinite`."
     model = create_adm(**model_flags)
-    sd = read_state_dict(path)
+    with nonfinite_allowed(allow_nonfinite): sd = read_state_dict(path)
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
     shapes = [f"{k} {tuple(v.shape)} != {tuple(own[k].shape)}" for k, v in sd.items() if k in own and own[k].shape != v.shape]
