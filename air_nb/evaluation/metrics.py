@@ -25,6 +25,7 @@ __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'CLEAR_SOURCE
 
 # %% ../../nbs/05_metrics.ipynb #d003a9c4
 from ..core.base import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, save_json, weights_dir
+from ..core.files import read_torch_file
 from ..core.registry import Registry
 from ..models.generators import load_generator, sample_latents
 from ..clip.models import resolve_templates, text_features
@@ -122,10 +123,11 @@ def load_images(source: str | os.PathLike | torch.Tensor, size: int | None = Non
     if isinstance(source, torch.Tensor): x = source
     else:
         p = Path(source).expanduser()
-        if p.is_file() and p.suffix == ".pt": x = torch.load(p, map_location="cpu", weights_only=True)
+        if p.is_file() and p.suffix == ".pt": x = read_torch_file(p, "a tensor file of reference images")
         elif p.is_dir(): x = _read_image_folder(p, size, limit)
         else: raise ConfigError(f"Reference images {str(p)!r} not found: pass a folder of images, a .pt tensor file or a tensor.")
-    if x.dim() != 4 or x.shape[1] != 3: raise ConfigError(f"Reference images must be N x 3 x H x W in [-1, 1], got shape {tuple(x.shape)}.")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        raise ConfigError(f"Reference images must be N x 3 x H x W in [-1, 1], got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}.")
     x = x[:limit].float()
     if size and x.shape[-1] != size: x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return x

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError
+from ..core.files import check_file, check_values, read_torch_file
 from ..models.discriminators import StyleGAN2Discriminator, load_discriminator, d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from ..core.base import find_weights, weights_dir
 from ..core.registry import Registry
@@ -56,29 +57,40 @@ def _registered(spec: str) -> tuple[TargetSource, str] | None:
 def _set_kinds() -> str: return ", ".join(f"'{p}:<set>'" for p in TARGET_SOURCES)
 
 # %% ../../nbs/03g_freezed.ipynb #209c5a60
+def _read_image(p: Path) -> np.ndarray:
+    "The RGB pixels of image file `p`; an error saying why not (a symlink that loops, an empty file, a file no image decoder reads)."
+    from PIL import Image
+    check_file(p, "target image")
+    if p.stat().st_size == 0: raise ConfigError("empty (0 bytes)")
+    with Image.open(p) as im: return np.asarray(im.convert("RGB"))
+
 def _load_folder(path: Path, shots: int, size: int) -> torch.Tensor:
-    "The first `shots` images (sorted by name) of the folder `path`, squared to `size`, in [-1, 1]."
+    """The first `shots` images (sorted by name) of the folder `path`, squared to `size`, in [-1, 1]. Every image of the folder
+    is read first, also those after the first `shots`: a damaged file is reported before training, with every other one."""
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files: raise ConfigError(f"target_images folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
     if len(files) < shots: raise ConfigError(f"target_images folder {path} holds {len(files)} images, fewer than shots={shots}: add images or lower shots.")
-    from PIL import Image
-    out = []
-    for p in files[:shots]:
-        try:
-            with Image.open(p) as im: arr = np.asarray(im.convert("RGB"))
-        except Exception as e: raise ConfigError(f"cannot read target image {p}: {type(e).__name__}: {e}.") from e
-        out.append(_square(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1, size))
+    out, bad = [], []
+    for p in files:
+        try: arr = _read_image(p)
+        except Exception as e:
+            why = str(e).replace(str(p), "").strip(" :") if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"
+            bad.append(f"{p.name} ({why})"); continue
+        if len(out) < shots: out.append(_square(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1, size))
+    if bad:
+        raise ConfigError(f"target_images folder {path}: {len(bad)} image(s) cannot be read: {'; '.join(bad[:8])}"
+                          f"{f' (and {len(bad) - 8} more)' if len(bad) > 8 else ''}. Replace or remove them; every image of the folder is checked.")
     return torch.cat(out)
 
 # %% ../../nbs/03g_freezed.ipynb #53f5f489
 def _load_tensor_file(path: Path, shots: int, size: int) -> torch.Tensor:
     "The first `shots` images of the tensor (N, 3, H, W) saved in `path` (uint8, or floats in [-1, 1]), squared to `size`."
-    try: x = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e: raise ConfigError(f"cannot read target_images {path} as a tensor file: {type(e).__name__}: {e}.") from e
+    x = read_torch_file(path, "a tensor file of target images")
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
         raise ConfigError(f"target_images {path} must hold one tensor (N, 3, H, W), got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}.")
     if len(x) < shots: raise ConfigError(f"target_images {path} holds {len(x)} images, fewer than shots={shots}.")
     x = x[:shots]
+    check_values({"images": x}, path, "target images")
     x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
     if x.min() < -1.01 or x.max() > 1.01: raise ConfigError(f"target_images {path}: float images must lie in [-1, 1] (got {x.min():.2f}..{x.max():.2f}).")
     return _square(x, size)

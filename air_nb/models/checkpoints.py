@@ -311,8 +311,11 @@ def _rosinality_generator(ckpt: Any, path: Path, key: str | None, weights: str) 
     base, cmax = _infer_channel_base(channels, resolution)
     lr_mul = 0.01  # rosinality's default lr_mlp; not stored in the checkpoint
     G = StyleGAN2Generator(resolution, z_dim=w_dim, w_dim=w_dim, n_mapping=n_mapping, channel_base=base, channel_max=cmax, mapping_lr_mul=lr_mul)
-    own = G.state_dict(); ours = {}
-    for o, r in _rosinality_names(G):
+    own, ours, names = G.state_dict(), {}, _rosinality_names(G)
+    extra = sorted(k for k in set(sd) - {r for _, r in names} if not k.endswith(".kernel"))   # blur kernels are fixed, not learned
+    if extra: raise CheckpointError(f"{path}: '{key}' has tensors a {resolution} px rosinality generator does not ({extra[:6]}): not the rosinality "
+                                    "StyleGAN2 layout, or the file was edited.")
+    for o, r in names:
         if r == "latent_avg":
             v = ckpt.get("latent_avg")
             ours[o] = own[o] if v is None else v

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError, seed_everything, atomic_torch_save, atomic_write, save_image
+from ..core.files import read_tensors, read_torch_file, save_tensors
 from ..models.stylegan2 import StyleGAN2Generator
 from ..models.discriminators import (StyleGAN2Discriminator, d_logistic_loss, r1_penalty, save_discriminator,
                                          load_discriminator)
@@ -76,10 +77,10 @@ def _init_weights(path: str | Path) -> dict:
     "The generator weights of a world-2 generator file or trainer checkpoint (the EMA generator's, for a checkpoint)."
     path = Path(path)
     if not path.exists(): raise MissingWeightsError(f"init={str(path)!r} does not exist: give a generator .safetensors or a world-2 checkpoint.pt.")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=False)["G_ema"]
+    if path.suffix == ".safetensors": return read_tensors(path, "a world-2 generator file")[0]
+    state = read_torch_file(path, "a world-2 trainer checkpoint")
+    if not isinstance(state, dict) or "G_ema" not in state: raise ConfigError(f"{path} holds no 'G_ema': give a generator .safetensors or a world-2 checkpoint.pt.")
+    return state["G_ema"]
 
 # %% ../../nbs/06b_world2_training.ipynb #a0b48b88
 class World2Trainer:
@@ -149,7 +150,7 @@ def load(cls: World2Trainer, path: str | Path, device: str | torch.device = "cpu
     "A trainer rebuilt from `save`, ready to continue where it stopped."
     path = Path(path)
     if not path.exists(): raise MissingWeightsError(f"world-2 checkpoint {path} does not exist; start a new run instead of resuming.")
-    sd = torch.load(path, map_location="cpu", weights_only=False)
+    sd = read_torch_file(path, "a world-2 trainer checkpoint")
     t = cls(World2Config.from_dict(sd["config"]), device)
     t.G.load_state_dict(sd["G"]); t.G_ema.load_state_dict(sd["G_ema"]); t.opt.load_state_dict(sd["opt"])
     t.step_count, t.seconds, t.history = sd["step"], sd["seconds"], sd["history"]
@@ -207,9 +208,8 @@ def train_world2(cfg: World2Config | dict, work_dir: str | Path, iterations: int
 # %% ../../nbs/06b_world2_training.ipynb #eee258c2
 def save_half(G, path: str | Path) -> Path:
     "Save `G` like `Generator.save`, with float tensors in float16 (half the file size; `Generator.load` casts back)."
-    from safetensors.torch import save as st_save
-    tensors = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in G.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(st_save(tensors, metadata={"air_nb_config": json.dumps(G.config), "format": "pt"})))
+    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in G.state_dict().items()}
+    return save_tensors(tensors, path, {"air_nb_config": json.dumps(G.config), "format": "pt"})
 
 # %% ../../nbs/06b_world2_training.ipynb #c9052946
 def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int) -> torch.Tensor:

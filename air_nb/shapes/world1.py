@@ -15,6 +15,7 @@ from scipy.ndimage import gaussian_filter
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError, from_uint8, to_uint8, show_images, atomic_write
+from ..core.files import read_config_metadata, read_tensors, reading_layout, save_tensors
 
 from ..clip.models import TEMPLATE_SOURCES
 from ..methods.freezed import TARGET_SOURCES, TargetSource
@@ -353,18 +354,16 @@ def predict(self: ShapesJudge, images: torch.Tensor) -> dict[str, torch.Tensor]:
 # %% ../../nbs/06_shapes.ipynb #cce7ff57
 def save_module(module: nn.Module, path) -> "Path":
     "Write `module`'s weights as one safetensors file with its `config` dict in the metadata (atomically)."
-    from safetensors.torch import save
-    sd = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    return atomic_write(path, lambda f: f.write(save(sd, metadata={"air_nb_config": json.dumps(module.config)})))
+    return save_tensors(module.state_dict(), path, {"air_nb_config": json.dumps(module.config)})
 
 # %% ../../nbs/06_shapes.ipynb #f8bfb8ca
 def load_module(cls: type, path, device=None) -> nn.Module:
     "`cls(**config)` with the weights of a file written by `save_module`, in eval mode and frozen, on `device`."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    with safe_open(str(path), "pt") as f: config = json.loads((f.metadata() or {}).get("air_nb_config", "{}"))
-    module = cls(**config)
-    module.load_state_dict(load_file(str(path)))
+    tensors, meta = read_tensors(path, f"a {cls.__name__} weights file (save_module)")
+    config = read_config_metadata(meta, path) if "air_nb_config" in meta else {}
+    with reading_layout(path, f"a {cls.__name__} of config {config}"):
+        module = cls(**config)
+        module.load_state_dict(tensors)
     return module.to(get_device(device)).eval().requires_grad_(False)
 
 # %% ../../nbs/06_shapes.ipynb #c546de6d

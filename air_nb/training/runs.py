@@ -6,11 +6,12 @@
 from __future__ import annotations
 import json, os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
-from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, load_json, save_image, save_json, write_csv
+from ..core.base import ConfigError, MissingWeightsError, atomic_torch_save, atomic_write, load_json, save_image, save_json, write_csv
+from ..core.files import CheckpointError, file_sha256, read_torch_file
 from ..core.registry import Registry
 from ..methods.base import METHODS, RunConfig, legacy_values
 
@@ -18,9 +19,9 @@ from ..methods.base import METHODS, RunConfig, legacy_values
 __all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT',
            'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'SNAPSHOTS', 'write_config', 'read_config_doc', 'read_config',
            'is_finished', 'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'newest_intact_checkpoint', 'remove_stale_temporaries',
-           'snapshot_path', 'snapshots', 'write_losses', 'save_samples', 'sample_grids', 'grid_step', 'write_json',
-           'read_json']
+           'checksum_path', 'save_checkpoint', 'load_checkpoint', 'newest_intact_checkpoint',
+           'remove_stale_temporaries', 'snapshot_path', 'snapshots', 'write_losses', 'save_samples', 'sample_grids',
+           'grid_step', 'write_json', 'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -66,6 +67,7 @@ def read_config_doc(run: str | os.PathLike) -> dict:
     if not path.is_file(): raise ConfigError(f"{path} is missing: {Path(run)} is not a run folder (no {CONFIG}).")
     damaged = (f"the run folder's config is damaged: restore {CONFIG} from a copy to continue the run, or choose another out_dir "
                "(resume=False, overwrite=True starts over in this folder)")
+    if path.stat().st_size == 0: raise ConfigError(f"{path} is empty (0 bytes; a write was cut short): {damaged}.")
     try: doc = load_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid JSON ({type(e).__name__}: {str(e).splitlines()[0][:80]}): {damaged}.") from None
@@ -126,25 +128,40 @@ def latest_checkpoint(run: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 # %% ../../nbs/04_runs.ipynb #78e3ea1a
+def checksum_path(checkpoint: str | os.PathLike) -> Path:
+    "Where the SHA-256 of a checkpoint is kept (a checkpoint killed before it was written has none and is read unverified)."
+    return Path(f"{checkpoint}.sha256")
+
 def save_checkpoint(run: str | os.PathLike, state: dict, step: int, keep: int = 2) -> Path:
-    "Write `state` as the checkpoint of `step`, then delete all but the newest `keep`."
+    "Write `state` as the checkpoint of `step` with its SHA-256 beside it (`<name>.sha256`), then delete all but the newest `keep`."
     path = atomic_torch_save(state, Path(run) / CHECKPOINTS / f"step_{step:06d}.pt")
-    for old in checkpoints(run)[:-keep]: old.unlink(missing_ok=True)
+    atomic_write(checksum_path(path), lambda f: f.write(file_sha256(path) + "\n"), mode="w")   # read back: no second copy in memory
+    for old in checkpoints(run)[:-keep]: old.unlink(missing_ok=True); checksum_path(old).unlink(missing_ok=True)
     return path
 
 # %% ../../nbs/04_runs.ipynb #0f961b15
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
-    "A checkpoint's state (tensors only: nothing in the file is executed)."
-    return torch.load(path, map_location=device, weights_only=True)
+    "A checkpoint's state (tensors only: nothing in the file is executed), verified against its checksum when it has one."
+    state = read_torch_file(path, "a run checkpoint", map_location=device)
+    if checksum_path(path).is_file() and checksum_path(path).read_text().strip() != file_sha256(path):
+        raise CheckpointError(f"{path} does not match the checksum written with it ({checksum_path(path).name}): it was damaged after it was saved.")
+    return state
 
 # %% ../../nbs/04_runs.ipynb #c0e208e5
-def newest_intact_checkpoint(run: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:
-    """The newest checkpoint of `run` that loads, its state, and the newer ones that did not, each with why (`(None, None,
-    skipped)` when none loads)."""
+def newest_intact_checkpoint(run: str | os.PathLike, device: str | torch.device = "cpu",
+                             use: Callable[[dict], Any] | None = None) -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:
+    """The newest checkpoint of `run` that loads (and that `use(state)` takes without an error, when given), its state, and
+    the newer ones that did not, each with why (`(None, None, skipped)` when none does)."""
     skipped = []
     for path in reversed(checkpoints(run)):
-        try: return path, load_checkpoint(path, device), skipped
-        except Exception as e: skipped.append((path, f"cannot be read ({type(e).__name__}: truncated, corrupt or not a checkpoint)"))
+        try: state = load_checkpoint(path, device)
+        except Exception as e:
+            skipped.append((path, f"cannot be read ({type(e).__name__}: truncated, corrupt or not a checkpoint)")); continue
+        if use is not None:
+            try: use(state)
+            except Exception as e:
+                skipped.append((path, f"does not fit this run ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]})")); continue
+        return path, state, skipped
     return None, None, skipped
 
 def remove_stale_temporaries(run: str | os.PathLike) -> list[Path]:

@@ -106,7 +106,11 @@ def config_from_dict(flat: dict) -> TrainConfig:
 # %% ../../nbs/04b_trainer.ipynb #833fa782
 def config_from_run(run: str | Path) -> TrainConfig:
     "The `TrainConfig` recorded in a run folder's `config.json`."
-    return config_from_dict(runs.read_config(run))
+    doc = runs.read_config(run)
+    try: return config_from_dict(doc)
+    except ConfigError as e:
+        raise ConfigError(f"{Path(run) / runs.CONFIG} does not describe a run this air_nb can rebuild: {e} Restore the file from a copy, "
+                          "or start a new run in another out_dir.") from None
 
 # %% ../../nbs/04b_trainer.ipynb #c16975f2
 def load_run_clip(run: RunConfig, device=None) -> Clip:
@@ -272,13 +276,12 @@ def setup(self: Trainer):
 def _resume(self: Trainer):
     """Load the newest checkpoint that reads; newer ones that do not (cut short by a crash or a full disk) are passed over
     with a warning, and `resume.json` in the run folder records which."""
-    path, state, skipped = runs.newest_intact_checkpoint(self.out, self.device)
+    path, state, skipped = runs.newest_intact_checkpoint(self.out, self.device, use=self.load_state_dict)
     if state is None:
         raise ConfigError(f"out_dir {self.out}: no checkpoint can be read (" + "; ".join(f"{p.name} {why}" for p, why in skipped)
                           + "): pass resume=False, overwrite=True to start over there, or choose another out_dir.")
     for p, why in skipped: warnings.warn(f"{p} {why}: resuming from the newest intact checkpoint, {path.name}.", stacklevel=3)
     runs.write_json(self.out, "resume.json", {"resumed_from": path.name, "skipped": [{"file": p.name, "why": why} for p, why in skipped]})
-    self.load_state_dict(state)
 
 # %% ../../nbs/04b_trainer.ipynb #d346c3c1
 @patch
