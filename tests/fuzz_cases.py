@@ -1043,6 +1043,11 @@ def table(cases: list[Case], results: dict[str, Outcome]) -> str:
 
 
 def main(argv=None):
+    def _commit() -> str:
+        "The commit of the air_nb that was imported, when it lies in a git checkout (else 'no git checkout')."
+        try: return "commit " + subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=os.path.dirname(air_nb.__file__), capture_output=True,
+                                               text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError): return "no git checkout"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", action="store_true", help="run the cases and print the table of outcomes per family")
     ap.add_argument("--out", help="also write the table to this file")
@@ -1060,8 +1065,8 @@ def main(argv=None):
         for i, c in enumerate(cases):
             results[c.id] = r = run_case(c, Path(d) / f"case{i:03d}")
             print(f"{'ok  ' if r == c.expected else 'FAIL'} {c.id}: {r.describe()[:200]}", file=sys.stderr)
-    text = (f"Fuzz outcomes of air_nb ({air_nb.__file__}), {len(cases)} cases, {time.perf_counter() - t0:.0f} s\n\n"
-            + table(cases, results))
+    text = (f"Fuzz outcomes of air_nb {getattr(air_nb, '__version__', '')} ({_commit()}), {len(cases)} cases, {time.perf_counter() - t0:.0f} s\n\n"
+            + table(cases, results)).replace(str(Path(d).resolve()), "<tmp>").replace(d, "<tmp>")   # messages name the scratch folder
     print(text)
     if args.out: Path(args.out).write_text(text)
     return 0

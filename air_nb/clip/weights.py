@@ -19,6 +19,7 @@ from open_clip.pretrained import download_pretrained
 from huggingface_hub import constants, try_to_load_from_cache
 
 from ..core.base import ConfigError, weights_dir, PACKAGE_WEIGHTS
+from ..core.files import check_values
 from ..core.registry import Registry
 
 # %% auto #0
@@ -223,5 +224,6 @@ def _build_and_load(name: str, path: Path | None, tag_cfg: dict | None) -> nn.Mo
             detail = " ".join(str(e).split())[:600]
             raise ConfigError(f"{path} does not hold weights for CLIP {name!r} ({detail}). Check that `name` is the architecture "
                               "the checkpoint was saved from; a checkpoint is a state dict, {'state_dict': ...} or OpenAI's TorchScript .pt.") from None
+        check_values(model.state_dict(), path, "CLIP weights")
     set_model_preprocess_cfg(model, _preprocess_cfg(name, model, tag_cfg))
     return model

@@ -1,0 +1,34 @@
+"""Rebuild this study: the outcome of every hostile or damaged file of the project's fuzz suite, per family.
+
+    python reports/file_safety/make.py            # after.md: the library of this checkout
+    python reports/file_safety/make.py --before   # before.md: the library at the commit before the file checks
+
+The cases and their contract are tests/fuzz_cases.py; tests/test_fuzz.py runs a third of them in `make test` (all with
+AIR_NB_FUZZ=full)."""
+import argparse, os, subprocess, sys, tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BEFORE_COMMIT = "681b28e"   # the last commit before the readers went through air_nb.core.files
+
+
+def table(out: Path, pythonpath: str | None = None) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    if pythonpath: env["PYTHONPATH"] = pythonpath
+    subprocess.run([sys.executable, str(ROOT / "tests" / "fuzz_cases.py"), "--table", "--out", str(out)], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--before", action="store_true", help=f"run the cases against the library at commit {BEFORE_COMMIT}")
+    args = ap.parse_args()
+    if not args.before: table(HERE / "after.md")
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(f"git -C {ROOT} archive {BEFORE_COMMIT} air_nb | tar -x -C {d}", shell=True, check=True)
+            table(HERE / "before.md", d)
+            text = (HERE / "before.md").read_text().replace(d, "<tmp>")
+            (HERE / "before.md").write_text(text.replace("(no git checkout)", f"(commit {BEFORE_COMMIT}, before the file checks)", 1))
+    print("wrote", HERE / ("before.md" if args.before else "after.md"))
