@@ -21,6 +21,7 @@ __all__ = ['LPIPS_BACKBONES', 'intra_cluster_diversity', 'load_lpips', 'lpips_di
 
 # %% ../../nbs/05_diversity.ipynb #86255b63
 from ..core.base import ConfigError, MissingWeightsError, find_weights, get_device, weights_dir
+from ..core.files import check_values, read_torch_file, reading_layout
 
 # %% ../../nbs/05_diversity.ipynb #dc727e83
 def _cluster_means(D: np.ndarray, labels: np.ndarray, medoids: np.ndarray) -> tuple[list, list, list]:
@@ -73,7 +74,10 @@ def _load_lpips_backbone(lp: nn.Module, arch: str, filename: str, backbone_weigh
         f"{arch}(weights='DEFAULT')\"` and copy {filename} from its torch hub cache to {weights_dir()}/ (or pass the path). "
         "Offline, use intra_diversity_features (a different metric, named differently)."))
     tv = getattr(torchvision.models, arch)(weights=None)
-    tv.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    sd = read_torch_file(path, f"torchvision {arch} weights")
+    if not isinstance(sd, dict): raise ConfigError(f"{path} holds a {type(sd).__name__}, not the state dict of torchvision's {arch}.")
+    check_values(sd, path)
+    with reading_layout(path, f"torchvision's {arch}"): tv.load_state_dict(sd)
     for i in range(1, 6):  # torchmetrics' slices hold torchvision's `features[j]` under the name str(j)
         sl = getattr(lp.net, f"slice{i}")
         for j in list(sl._modules): sl._modules[j] = tv.features[int(j)]

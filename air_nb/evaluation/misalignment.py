@@ -23,6 +23,7 @@ __all__ = ['IMAGE_SETS', 'offset_misalignment', 'concept_distance', 'LabelledIma
 
 # %% ../../nbs/05a_misalignment.ipynb #28f44eb0
 from ..core.base import ConfigError, atomic_torch_save, from_uint8, weights_dir
+from ..core.files import CheckpointError, read_torch_file
 from ..core.registry import Registry
 from ..clip.models import Clip, IMAGENET_TEMPLATES, SINGLE_TEMPLATE, Template, fill_templates, resolve_templates, text_features
 
@@ -262,6 +263,13 @@ def _class_means(clip: Clip, data: LabelledImages, idx: np.ndarray, batch_size: 
     return image, counts
 
 # %% ../../nbs/05a_misalignment.ipynb #27fd0551
+def _read_cache(path: Path):
+    "A cached result, or None when there is none or it does not read (a damaged cache is computed again and rewritten)."
+    if not path.exists(): return None
+    try: return read_torch_file(path, "a cache file")
+    except CheckpointError as e:
+        warnings.warn(f"{e} It is computed again."); return None
+
 def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_class: int | None = None, seed: int = 0,
                            cache_dir: str | Path | None = "default", progress: bool = True) -> ConceptEmbeddings:
     """Mean L2-normalised CLIP image embedding of every class of `data` (anything `as_labelled_images` takes).
@@ -274,8 +282,7 @@ def class_image_embeddings(clip: Clip, data: Any, batch_size: int = 64, max_per_
     path = None
     if cache_dir is not None:
         path = _cache_root(cache_dir) / f"{data.name}-{clip.name}-{key}.pt"
-        if path.exists():
-            saved = torch.load(path, map_location="cpu", weights_only=True)
+        if (saved := _read_cache(path)) is not None:
             return ConceptEmbeddings(list(saved["classnames"]), saved["image"], saved["counts"], data.name, f"{clip.name} ({fp})")
     image, counts = _class_means(clip, data, idx, batch_size, progress)
     if path is not None:
@@ -292,7 +299,7 @@ def class_text_embeddings(clip: Clip, classnames: Sequence[str], templates: str 
     if cache_dir is not None:
         key = _hash("class-text-v1", clip_fingerprint(clip), list(classnames), list(templates))[:20]
         path = _cache_root(cache_dir) / f"text-{clip.name}-{key}.pt"
-        if path.exists(): return torch.load(path, map_location="cpu", weights_only=True)
+        if (saved := _read_cache(path)) is not None: return saved
     with torch.inference_mode(): feats = text_features(clip, list(classnames), templates, batch_size=batch_size).float().cpu()
     if path is not None: atomic_torch_save(feats, path)
     return feats
