@@ -10,6 +10,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from study import write_headline
 BEFORE_COMMIT = "681b28e"   # the last commit before the readers went through air_nb.core.files
 
 
@@ -18,6 +20,21 @@ def table(out: Path, pythonpath: str | None = None) -> None:
     if pythonpath: env["PYTHONPATH"] = pythonpath
     subprocess.run([sys.executable, str(ROOT / "tests" / "fuzz_cases.py"), "--table", "--out", str(out)], env=env, cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def totals(path: Path) -> dict[str, int]:
+    "The outcome counts of a table's '**all**' row, by column name."
+    rows = [l.strip().strip("|").split("|") for l in path.read_text().splitlines() if l.startswith("|")]
+    head, total = [c.strip() for c in rows[0]], next(r for r in rows if r[0].strip() == "**all**")
+    return {h: int(v) for h, v in zip(head[1:], [c.strip() for c in total[1:]])}
+
+
+def headline() -> None:
+    b, a = totals(HERE / "before.md"), totals(HERE / "after.md")
+    bad = ("executed", "raw exception", "silent load", "misleading message")
+    write_headline(HERE, f"{a['cases']} hostile or damaged files against every reader: before the file checks "
+                         + ", ".join(f"{b[k]} {k}" for k in bad) + "; after them " + ", ".join(f"{a[k]} {k}" for k in bad)
+                         + f" ({a['clear refusal']} clear refusals, {a['loaded as expected']} loaded as they should).")
 
 
 if __name__ == "__main__":
@@ -32,3 +49,4 @@ if __name__ == "__main__":
             text = (HERE / "before.md").read_text().replace(d, "<tmp>")
             (HERE / "before.md").write_text(text.replace("(no git checkout)", f"(commit {BEFORE_COMMIT}, before the file checks)", 1))
     print("wrote", HERE / ("before.md" if args.before else "after.md"))
+    headline()
