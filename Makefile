@@ -23,6 +23,9 @@ $(STAMP): setup.py settings.ini
 	$(PY) -m pip install -q -e '.[dev]'
 	# The offline 64 px face DCGAN (weights inside the wheel); its own requirements would pull a second torch.
 	$(PY) -m pip install -q --no-deps gan-face-generate==1.1.1
+	# The browser tests drive Debian's Chromium (playwright's own browser download is not used).
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "warning: the browser tests need Chromium and will fail without it: run 'sudo apt-get install chromium' (Debian/Ubuntu)"
 	touch $(STAMP)
 
 # Photo -> Sketch in the shapes world, NADA and AIR side by side; each run folder gets an executed report notebook.

@@ -20,6 +20,7 @@ dev_requirements = [
     "nbdev==2.4.14", "fastcore>=1.12,<1.13", "execnb>=0.1.14,<0.2",
     "pytest>=8", "pytest-xdist", "jupytext>=1.16", "nbformat",
     "jupyterlab>=4",   # the user's notebook front end: `make lab`
+    "playwright==1.63.0",   # drives the system's Chromium (Debian package `chromium`) in the browser tests; its own browser download is not used
 ]
 
 setup(
