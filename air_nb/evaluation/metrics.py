@@ -17,11 +17,12 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'CLEAR_SOURCE', 'WORLDS', 'FeatureExtractor',
            'clip_feature_extractor', 'module_feature_extractor', 'inception_feature_extractor', 'stream_samples',
-           'collect_features', 'load_images', 'fid_kid', 'clip_distance', 'clip_score', 'reference_features',
-           'evaluate_generator', 'seed_ci', 'summarize', 'run_setting', 'run_info', 'comparison_grid',
-           'judge_feature_extractor', 'judge_predictions', 'judge_confidences', 'WorldEvaluator', 'world_evaluator',
-           'run_text_feature', 'evaluate_runs', 'intra_cluster_diversity', 'LPIPS_BACKBONES', 'load_lpips',
-           'lpips_distance_matrix', 'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features']
+           'collect_features', 'load_images', 'fid_kid', 'inception_score', 'inception_logits_extractor',
+           'judge_logits_extractor', 'clip_distance', 'clip_score', 'reference_features', 'evaluate_generator',
+           'seed_ci', 'summarize', 'run_setting', 'run_info', 'comparison_grid', 'judge_feature_extractor',
+           'judge_predictions', 'judge_confidences', 'WorldEvaluator', 'world_evaluator', 'run_text_feature',
+           'evaluate_runs', 'intra_cluster_diversity', 'LPIPS_BACKBONES', 'load_lpips', 'lpips_distance_matrix',
+           'intra_lpips', 'feature_distance_matrix', 'intra_diversity_features']
 
 # %% ../../nbs/05_metrics.ipynb #d003a9c4
 from ..core.base import ConfigError, MissingWeightsError, find_weights, from_uint8, get_device, save_json, weights_dir
@@ -69,6 +70,10 @@ INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2
 # %% ../../nbs/05_metrics.ipynb #d5c3c0ca
 def inception_feature_extractor(weights: str | os.PathLike | None = None, device=None) -> FeatureExtractor:
     "The FID Inception-v3 (2048-d pool features) from local weights, named `inception`; `MissingWeightsError` if absent."
+    return _inception("2048", 2048, weights, device)
+
+def _inception(output: str, dim: int, weights, device) -> FeatureExtractor:
+    "torch-fidelity's Inception-v3 (through torchmetrics) giving `output` ('2048': pool features, 'logits_unbiased': class logits)."
     path = _find_local_weights(str(weights or INCEPTION_WEIGHTS), lambda: (
         f"FID Inception weights {str(weights or INCEPTION_WEIGHTS)!r} not found in {weights_dir()}, the package's "
         f"weights or {_torch_hub_checkpoints()}. Download {INCEPTION_URL} on a machine with internet and copy it "
@@ -76,10 +81,10 @@ def inception_feature_extractor(weights: str | os.PathLike | None = None, device
         "extractor (judge, CLIP): its FID is not comparable with the papers'."))
     try: from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError as e: raise ConfigError("Inception FID needs torch-fidelity: pip install torch-fidelity") from e
-    net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(path)).to(get_device(device))
+    net = NoTrainInceptionV3(name="inception-v3-compat", features_list=[output], feature_extractor_weights_path=str(path)).to(get_device(device))
     # the network expects uint8 images 0..255 and resizes to 299 itself
     to_u8 = lambda x: x.float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    return FeatureExtractor("inception", lambda x: net(to_u8(x.to(next(net.parameters()).device))), 2048, net)
+    return FeatureExtractor("inception", lambda x: net(to_u8(x.to(next(net.parameters()).device))), dim, net)
 
 # %% ../../nbs/05_metrics.ipynb #452108a0
 def _latents(generator, n: int, seed: int) -> torch.Tensor:
@@ -163,6 +168,30 @@ def fid_kid(gen_features: torch.Tensor, ref_features: torch.Tensor, name: str, k
     fid.update(ref, real=True); fid.update(gen, real=False)
     kid_mean, kid_std = _kid(gen, ref, d, kid_subsets, kid_subset_size, seed)
     return {f"fid[{name}]": float(fid.compute()), f"kid[{name}]": float(kid_mean), f"kid_std[{name}]": float(kid_std)}
+
+# %% ../../nbs/05_metrics.ipynb #35dffa8f
+def inception_score(logits: torch.Tensor, name: str, splits: int = 10, seed: int = 2020) -> dict[str, float]:
+    "`is_mean[name]` and `is_std[name]` of class `logits` (N, C): torch-fidelity's computation (softmax, KL to the split's mean, exp) over `splits` shuffled splits."
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    if logits.dim() != 2 or len(logits) < splits:
+        raise ConfigError(f"the Inception Score needs logits (N, C) with N >= splits={splits}; got shape {tuple(logits.shape)}.")
+    out = isc_features_to_metric(logits.detach().cpu(), splits=splits, shuffle=True, rng_seed=seed)
+    return {f"is_mean[{name}]": float(out["inception_score_mean"]), f"is_std[{name}]": float(out["inception_score_std"])}
+
+# %% ../../nbs/05_metrics.ipynb #8b2077c0
+def inception_logits_extractor(weights: str | os.PathLike | None = None, device=None) -> FeatureExtractor:
+    "Inception-v3's 1008 class logits (the Inception Score's input) from the same local weights as FID, named `inception`."
+    return _inception("logits_unbiased", 1008, weights, device)
+
+def judge_logits_extractor(judge: nn.Module, name: str = "judge") -> FeatureExtractor:
+    "A world judge's joint log-probabilities over every combination of its attributes (`judge.logits(images)`: {attribute: (N, C_a)}), for an Inception Score of the world."
+    def joint(x):
+        heads = [F.log_softmax(v.float(), 1) for v in judge.logits(x.to(next(judge.parameters()).device)).values()]
+        out = heads[0]
+        for h in heads[1:]: out = (out[:, :, None] + h[:, None, :]).flatten(1)
+        return out
+    with torch.no_grad(): dim = joint(torch.zeros(1, 3, 64, 64)).shape[1]
+    return FeatureExtractor(name, joint, dim, judge)
 
 # %% ../../nbs/05_metrics.ipynb #bbaddf5f
 def clip_distance(gen_features: torch.Tensor, ref_features: torch.Tensor, name: str) -> dict[str, float]:

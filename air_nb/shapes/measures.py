@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, save_json, find_weights
+from ..evaluation.metrics import inception_score, judge_logits_extractor
 from ..models.generators import load_generator, sample_latents
 from ..evaluation.metrics import (CLEAR_SOURCE, WORLDS, WorldEvaluator, fid_kid, judge_feature_extractor)
 from ..evaluation.misalignment import IMAGE_SETS, LabelledImages, _hash
@@ -359,6 +360,9 @@ def set_measures(adapted, name: str, judge, layout_judge, n: int = 300, seed: in
     out["paired_dist[judge-cosine]"] = float(1 - F.cosine_similarity(f_gen, f_ideal).mean())
     out["paired_dist[pixel-l1]"] = float((gen - ideal).abs().mean())
     out["paired_dist[border-l1]"] = border_l1(gen, ideal)
+    with torch.no_grad():   # the few-shot paper's IS-mean, read by the world's judge (its joint attribute classes), named apart
+        joint = judge_logits_extractor(judge)
+        out.update(inception_score(torch.cat([joint(gen[i:i + batch_size]).cpu() for i in range(0, n, batch_size)]), "judge"))
     na = min(int(n_attainment), n)
     if na > 0:
         truth = change_attributes(att, **change)
