@@ -17,9 +17,9 @@ from .idc import IDC_LAYERS, IdcConfig, Idc, feature_layers, kl_source_target
 from .base import register_method
 
 # %% auto #0
-__all__ = ['FLOW_GRAY', 'SOBEL_PADDING', 'IMPORTANCE_NORM', 'FEATURE_READ', 'ASC_CODE_LAYERS', 'to_gray_uint8', 'farneback_gray',
-           'farneback_flow', 'sobel_importance', 'position_probabilities', 'sample_positions', 'bilinear_at',
-           'roi_align_at', 'pair_similarities', 'asc_loss', 'asc_layers', 'AscConfig', 'Asc']
+__all__ = ['FLOW_GRAY', 'SOBEL_PADDING', 'IMPORTANCE_NORM', 'FEATURE_READ', 'ASC_CODE_LAYERS', 'ASC_ABLATION', 'to_gray_uint8',
+           'farneback_gray', 'farneback_flow', 'sobel_importance', 'position_probabilities', 'sample_positions',
+           'bilinear_at', 'roi_align_at', 'pair_similarities', 'asc_loss', 'asc_layers', 'AscConfig', 'Asc']
 
 # %% ../../nbs/03j_asc.ipynb #49e2f65a
 FLOW_GRAY: dict[str, str] = {
@@ -204,6 +204,9 @@ class AscConfig(IdcConfig):
     flow_winsize_max: float = 32.0
     sobel_blur: int = 7                   # Gaussian blur of the edge map (kernel; 0: none) and its sigma
     sobel_sigma: float = 7.0
+    # the paper's ablation (Table 4): IDC, + L_asc, + progressive adaptation (PA), + importance sampling (ImpS) = ASC
+    progressive: bool = True              # False: both terms against the frozen source, at aligned positions (no flow)
+    importance_sampling: bool = True      # False: positions uniform (over the reliable-flow area) instead of by edge importance
 
     def check(self, run):
         super().check(run)
@@ -222,7 +225,9 @@ class Asc(Idc):
     "ASC (Moon et al. 2023): IDC's adversarial part and L_prog = λ_idc L_idc + λ_asc L_asc between G_{n−α} (the EMA) and G_n."
     name, config_class = "asc", AscConfig
 
-    def reference(self): return self.trainer.ema
+    def reference(self):
+        "G_{n−α}, the EMA (progressive adaptation); the frozen source when `progressive` is off (Table 4's ablation)."
+        return self.trainer.ema if self.config.progressive else self.trainer.source
 
     def winsize(self, step: int) -> int:
         "The Farneback window at iteration `step`: the code multiplies it by the growth before each use while below the maximum."
@@ -241,8 +246,11 @@ class Asc(Idc):
         `flow`: a given flow (B, 2, H, W) instead of Farneback's."""
         c, tr = self.config, self.trainer
         with tr.timer("flow"):
-            if flow is None: flow = farneback_flow(images_prev, images, self.winsize(step), gray=c.flow_gray)
-            imp = sobel_importance(images_prev if c.sobel_on == "previous" else images, c.sobel_blur, c.sobel_sigma, c.sobel_padding)
+            if flow is None:   # without progressive adaptation the positions are aligned: no flow
+                flow = (farneback_flow(images_prev, images, self.winsize(step), gray=c.flow_gray) if c.progressive
+                        else torch.zeros(len(images), 2, *images.shape[-2:]))
+            imp = (sobel_importance(images_prev if c.sobel_on == "previous" else images, c.sobel_blur, c.sobel_sigma, c.sobel_padding)
+                   if c.importance_sampling else torch.ones(len(images), *images.shape[-2:]))
         keys = ("layers", "probs", "p", "q", "src", "tgt")
         out = {k: [] for k in keys} | {"flow": flow, "importance": imp}
         for j, l in enumerate(asc_layers(feats, c.asc_layers)):
@@ -274,3 +282,11 @@ class Asc(Idc):
     def loss_weights(self):
         c = self.config
         return {**super().loss_weights(), "idc": c.kl_weight * c.lambda_idc, "asc": c.kl_weight * c.lambda_asc}
+
+# %% ../../nbs/03j_asc.ipynb #c5136c3b
+ASC_ABLATION: dict[str, dict] = {   # Table 4's rows as ASC overrides; "idc" is IDC on ASC's code path (lambda_asc = 0), so every row shares one sampler
+    "idc": dict(lambda_asc=0.0, progressive=False, importance_sampling=False),
+    "idc+asc": dict(progressive=False, importance_sampling=False),
+    "idc+asc+pa": dict(importance_sampling=False),
+    "idc+asc+pa+imps": {},
+}

@@ -150,6 +150,7 @@ def evaluate_sweep(out_root: str | os.PathLike, kernel_name: str = "python3", **
 # %% ../../nbs/07_sweep.ipynb #1628a8f3
 from ..training.trainer import PAPER_FEWSHOT_DOMAINS
 from ..training.presets import code_values
+from ..methods.asc import ASC_ABLATION
 _PAPER_GAN = ["human-to-baby", "human-to-werewolf", "photo-to-pixar", "photo-to-sketch", "photo-to-wall-painting", "dog-to-cat",
               "dog-photo-to-watercolor"]
 GRIDS: dict[str, dict] = {
@@ -166,6 +167,13 @@ GRIDS: dict[str, dict] = {
                             evaluator="air_nb.evaluation.fewshot:evaluate_sweep",
                             needs="nothing beyond the package (shapes world 2, K renders of a few-shot set as the target)",
                             cost="~0.33 CPU s per training iteration at 64 px on one thread (120 per run), plus setup and evaluation (reports/fewshot_world2/README.md)"),
+    # the few-shot paper's Table 4 on the layout-shifted set, at the few-shot comparison's budget (500 iterations, its scaled EMA)
+    "shapes-asc-ablation": dict(settings=[dict(name=f"photo-corner-10shot-{row}", preset="shapes-photo-to-corner-10shot", iterations=500,
+                                               n_eval=300, n_reference=500, overrides={**code_values(), "ema_decay": 0.9778, **switches})
+                                          for row, switches in ASC_ABLATION.items()],
+                                methods=["asc"], seeds=[0, 1, 2], notebook="fewshot.ipynb", evaluator="air_nb.evaluation.fewshot:evaluate_sweep",
+                                needs="nothing beyond the package (world 2's photo -> corner set: the layouts differ)",
+                                cost="~0.33 CPU s per training iteration at 64 px on one thread (500 per run), plus setup and evaluation"),
     "paper-fewshot-table1": dict(settings=[f"ffhq-to-{d}-{k}shot" for d in PAPER_FEWSHOT_DOMAINS for k in (10, 5)],
                                  methods=["freezed", "idc", "rssa", "asc"], seeds=[0], notebook="fewshot.ipynb",
                                  evaluator="air_nb.evaluation.fewshot:evaluate_sweep",
