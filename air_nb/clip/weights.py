@@ -156,7 +156,8 @@ def _missing_message(src: WeightSource, reason: str) -> str:
     lines += [f"       {wd / src.folder_name / f}" for f in src.hf_files]
     if src.url_file: lines.append(f"       {wd / src.url_file}")
     example = (src.hf_files[-1] if src.hf_files else src.url_file)
-    lines.append(f"  3. Pass the file itself: load_clip({by_path!r}, pretrained='/path/to/{example}').")
+    lines.append(f"  3. Pass the file itself: load_clip({by_path!r}, pretrained='/path/to/{example}')"
+                 + (f" (the name {by_path!r}: a bare file does not say these weights were trained with QuickGELU, the config name does)." if by_path != src.name else "."))
     lines.append(f"(Searched: {wd} and {PACKAGE_WEIGHTS}, the Hugging Face cache {os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}"
                  + (f" and {_OPEN_CLIP_URL_CACHE.expanduser()}" if src.url else "") + ".)")
     return "\n".join(lines)
