@@ -12,17 +12,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.base import ConfigError, write_csv
+from ..core.base import ConfigError, save_json, write_csv
+from ..models.generators import load_generator
+from ..training.trainer import adapt
 from ..core.registry import Registry
 from ..training import runs
-from ..methods.freezed import target_reference_images
+from ..methods.freezed import resolve_discriminator, target_reference_images
 import torch.nn as nn
 from .metrics import (collect_features, feature_distance_matrix, fid_kid, judge_feature_extractor,
                                        lpips_distance_matrix, reference_features, stream_samples)
 
 # %% auto #0
 __all__ = ['SET_MEASURES', 'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'split_target_spec',
-           'run_measures', 'sweep_table', 'bootstrap_ci', 'summary', 'evaluate_sweep']
+           'run_measures', 'sweep_table', 'bootstrap_ci', 'summary', 'reconstruction', 'evaluate_sweep']
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #3e884d5d
 def ic_diversity_from_distances(gen_to_train: torch.Tensor, gen_to_gen: torch.Tensor) -> tuple[float, int]:
@@ -122,6 +124,34 @@ def summary(df, metrics: Sequence[str], by: Sequence[str] = ("setting", "shots",
             row[m] = "" if np.isnan(mu) else (f"{mu:.{digits}g}" if np.isnan(lo) else f"{mu:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]")
         rows.append(row)
     return pd.DataFrame(rows)
+
+# %% ../../nbs/05b_fewshot_eval.ipynb #64b8629a
+def reconstruction(config: dict, out_dir: str | os.PathLike, n: int = 200, seed: int = 123, extractor=None, lp: nn.Module | None = None,
+                   back_seed: int = 999, progress: bool = False) -> dict[str, float]:
+    """The round trip source -> target (`config`: a few-shot run, its K shots) -> source (K images of the source generator,
+    drawn with `back_seed`) in `out_dir/to_target` and `out_dir/to_source`, then the reconstructed generator against the source
+    on `n` latents of `seed`: `recon_cosine[<extractor>]`, `recon_lpips` (with `lp`), `recon_mse`. Also written to
+    `out_dir/reconstruction.json`."""
+    out = Path(out_dir)
+    adapt(dict(config), out_dir=str(out / "to_target"), progress=progress)
+    cfg = runs.read_config(out / "to_target")
+    source = load_generator(cfg["generator"]).eval()
+    shots = int(cfg["shots"])
+    with torch.no_grad(): back_targets = source.sample(shots, back_seed).clamp(-1, 1).cpu()   # images, as a target folder would hold
+    torch.save(back_targets, out / "source_shots.pt")
+    back = {**dict(config), "generator": str((out / "to_target").resolve()), "target_images": str((out / "source_shots.pt").resolve()),
+            "source": cfg.get("target", "target"), "target": cfg.get("source", "source"),
+            "discriminator": str(resolve_discriminator("auto", cfg["generator"]) or "random")}
+    adapt(back, out_dir=str(out / "to_source"), progress=progress)
+    rebuilt = load_generator(out / "to_source").eval()
+    with torch.no_grad():
+        a = torch.cat(list(stream_samples(source, n, seed, desc="source"))); b = torch.cat(list(stream_samples(rebuilt, n, seed, desc="reconstructed")))
+        scores = {"recon_mse": float((a - b).square().mean())}
+        if extractor is not None:
+            scores[f"recon_cosine[{extractor.name}]"] = float(F.cosine_similarity(extractor(a).flatten(1).float(), extractor(b).flatten(1).float()).mean())
+        if lp is not None: scores["recon_lpips"] = float(torch.cat([lp(a[i:i + 32], b[i:i + 32]).flatten() for i in range(0, n, 32)]).mean())
+    save_json({"config": {k: v for k, v in dict(config).items()}, "n": n, "seed": seed, **scores}, out / "reconstruction.json")
+    return scores
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #b7e05b70
 def evaluate_sweep(out_root: str | os.PathLike, **_) -> Path:
