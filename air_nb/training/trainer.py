@@ -287,7 +287,8 @@ def _resume(self: Trainer):
 @patch
 def _resolved(self: Trainer) -> dict:
     return {"sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every, "noise": self.noise_mode,
-            "start_weights": self.start_weights, "output_generator": self.output_choice, **self.method.resolved()}
+            "start_weights": self.start_weights, "output_generator": self.output_choice, "device": str(get_device(self.run.device)),   # what 'auto' became
+            **self.method.resolved()}
 
 # %% ../../nbs/04b_trainer.ipynb #7f957683
 @patch
