@@ -358,7 +358,7 @@ def _try(notes: list, what: str, fn: Callable, *args, **kwargs):
     "fn(*args) or None, noting why it could not run (missing weights or modules are expected here, bugs are not)."
     try: return fn(*args, **kwargs)
     except (MissingWeightsError, ConfigError, ImportError, AttributeError, NotImplementedError) as e:
-        notes.append(f"{what}: skipped ({type(e).__name__}: {str(e).splitlines()[0][:300]})"); return None
+        notes.append(f"{what}: skipped ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})"); return None   # whole: a cut hint misleads
 
 # %% ../../nbs/05_metrics.ipynb #eb169d20
 def _load_run_clip(config: dict, device):
