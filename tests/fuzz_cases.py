@@ -559,6 +559,14 @@ def _family_malicious():
 
 
 # ---- 2. structure of NVlabs pickles --------------------------------------------------------------------------------
+def _edited_file_cases(family: str, kind: str, edits: dict, editor, fixture, stem: str, suffix: str, read):
+    "One refusal case per edit: `editor(fixture, tmp/<stem>-<name><suffix>, edit)` read by `read`."
+    for name, edit in edits.items():
+        def build(tmp, edit=edit, name=name):
+            return editor(fixture, tmp / f"{stem}-{name}{suffix}", edit)
+        case(family, f"{kind}-{name}", build, read, refusal())
+
+
 def _family_nvlabs():
     F = "nvlabs-structure"
     G = lambda d: d["G_ema"]
@@ -580,10 +588,7 @@ def _family_nvlabs():
         "g-ema-missing": lambda d: d.pop("G_ema"),
         "missing-num-layers": lambda d: G(d).module("mapping").state.pop("num_layers"),
     }
-    for name, edit in edits_g.items():
-        def build(tmp, edit=edit, name=name):
-            return nv_edit(G_NV, tmp / f"nv-{name}.pkl", edit)
-        case(F, f"generator-{name}", build, read_generator(), refusal())
+    _edited_file_cases(F, "generator", edits_g, nv_edit, G_NV, "nv", ".pkl", read_generator())
     def build(tmp):
         return Path(write_nvlabs_pickle([1, 2, 3], tmp / "nv-top-level-list.pkl"))
     case(F, "generator-top-level-a-list", build, read_generator(), refusal())
@@ -599,10 +604,7 @@ def _family_nvlabs():
         "wrong-shape-conv-weight": lambda d: D(d).module("b16.conv1").state["_parameters"].__setitem__("weight", torch.nn.Parameter(torch.randn(8, 8, 2, 3))),
         "d-missing": lambda d: d.pop("D"),
     }
-    for name, edit in edits_d.items():
-        def build(tmp, edit=edit, name=name):
-            return nv_edit(D_NV, tmp / f"nvd-{name}.pkl", edit)
-        case(F, f"discriminator-{name}", build, read_discriminator(), refusal())
+    _edited_file_cases(F, "discriminator", edits_d, nv_edit, D_NV, "nvd", ".pkl", read_discriminator())
 
 
 # ---- 3. rosinality .pt -----------------------------------------------------------------------------------------------
@@ -623,10 +625,7 @@ def _family_rosinality():
         "value-a-string": lambda c: c["g_ema"].__setitem__("conv1.conv.weight", "not a tensor"),
         "g-ema-missing": lambda c: c.pop("g_ema"),
     }
-    for name, edit in g.items():
-        def build(tmp, edit=edit, name=name):
-            return pt_edit(G_RO, tmp / f"ro-{name}.pt", edit)
-        case(F, f"generator-{name}", build, read_generator(), refusal())
+    _edited_file_cases(F, "generator", g, pt_edit, G_RO, "ro", ".pt", read_generator())
     def build(tmp):
         p = tmp / "ro-top-level-a-list.pt"; torch.save([torch.load(G_RO, weights_only=True)["g_ema"]], p); return p
     case(F, "generator-top-level-a-list", build, read_generator(), refusal())
@@ -640,10 +639,7 @@ def _family_rosinality():
         "value-a-list": lambda c: c["d"].__setitem__("convs.1.conv2.1.weight", [1.0, 2.0]),
         "d-missing": lambda c: c.pop("d"),
     }
-    for name, edit in d.items():
-        def build(tmp, edit=edit, name=name):
-            return pt_edit(D_RO, tmp / f"rod-{name}.pt", edit)
-        case(F, f"discriminator-{name}", build, read_discriminator(), refusal())
+    _edited_file_cases(F, "discriminator", d, pt_edit, D_RO, "rod", ".pt", read_discriminator())
 
 
 # ---- 4. our .safetensors -------------------------------------------------------------------------------------------
