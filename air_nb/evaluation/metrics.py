@@ -440,6 +440,14 @@ def _by_setting(infos: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 # %% ../../nbs/05_metrics.ipynb #5b79f96b
+def _inception_scores(G, extractors: Sequence[FeatureExtractor], n: int, seed: int, batch_size: int, truncation: float) -> dict[str, float]:
+    "`is_mean[name]` / `is_std[name]` of `n` samples for each logits extractor (Inception's classes; a judge's joint classes)."
+    logits = {fx.name: [] for fx in extractors}
+    for x in stream_samples(G, n, seed, batch_size, truncation, desc="inception score"):
+        with torch.no_grad():
+            for fx in extractors: logits[fx.name].append(fx(x).float().cpu())
+    return {k: v for fx in extractors for k, v in inception_score(torch.cat(logits[fx.name]), fx.name, splits=min(10, n)).items()}
+
 def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed: int = 0, batch_size: int = 32, truncation: float = 1.0,
                   reference: str | os.PathLike | torch.Tensor | None = None, n_reference: int | None = None, n_diversity: int = 1000,
                   k: int = 10, use_clip: bool = True, inception_weights: str | None = None, lpips_net: str = "alex", n_judge: int = 1000,
@@ -459,11 +467,14 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
         ref_feats = reference_features(ref_images, extractors, batch_size) if ref_images is not None else {}
         div_fx = _diversity_extractor(extractors, lp, diversity_extractor, setting, notes)
         source = _source_judgement(cfg, setting, notes, world, judge, device, nj, seed, batch_size, truncation)
+        score_fx = [f for f in (_try(notes, f"[{setting}] is[inception]", inception_logits_extractor, inception_weights, device=device),
+                                _try(notes, f"[{setting}] is[judge]", judge_logits_extractor, judge) if judge is not None else None) if f is not None]
         for info in tqdm(group, desc=setting, disable=not progress):
             G = load_generator(info["run"], device)
             m = evaluate_generator(G, extractors, ref_feats, text_feature, n=n, seed=seed, batch_size=batch_size, truncation=truncation,
                                    lpips=lp, n_diversity=min(n_diversity, n), k=k, diversity_extractor=div_fx, kid_subsets=kid_subsets)
             if judge is not None: m.update(_judge_run(world, judge, G, info["config"], setting, notes, source, nj, seed, batch_size, truncation))
+            if score_fx: m.update(_inception_scores(G, score_fx, nj, seed, batch_size, truncation))
             row = {"setting": setting, "method": info["method"], "seed": info["seed"], "run": info["run"], **m}
             rows.append(_save_row(row, notes) if write_run_metrics else row)
             del G
