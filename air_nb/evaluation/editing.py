@@ -15,7 +15,8 @@ from ..core.base import ConfigError
 from ..models.generators import Generator
 
 # %% auto #0
-__all__ = ['latent_strip', 'blend_generators', 'model_strip', 'invert', 'edit_images']
+__all__ = ['latent_strip', 'blend_generators', 'model_strip', 'invert', 'edit_images', 'ddim_invert', 'ddim_decode',
+           'diffusion_edit', 'slerp_strip', 'lora_scale', 'lora_scale_strip']
 
 # %% ../../nbs/05c_editing.ipynb #e1ace561
 @torch.no_grad()
@@ -75,3 +76,68 @@ def edit_images(source: Generator, adapted: Generator, images: torch.Tensor, **i
     if source.config != adapted.config: raise ConfigError("edit_images needs the adapted generator of this source (same architecture and config).")
     w = invert(source, images, **invert_kw)
     with torch.no_grad(): return w, adapted.synthesize(w.to(adapted.w_avg.device)).clamp(-1, 1).cpu()
+
+# %% ../../nbs/05c_editing.ipynb #ee0c3ae8
+def _ddim_grid(G, t_edit: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "The timesteps 0 .. t_edit * (T - 1) (steps + 1 of them) and the schedule's cumulative alphas (diffusers' DDIM scheduler)."
+    from diffusers import DDIMScheduler
+    if not 0 < t_edit <= 1: raise ConfigError(f"t_edit={t_edit}: a fraction of the schedule in (0, 1] (DiffusionCLIP uses 0.3-0.6).")
+    if steps < 1: raise ConfigError(f"steps={steps}: at least 1.")
+    sched = DDIMScheduler(**G.config["schedule"])
+    T = sched.config.num_train_timesteps
+    return torch.linspace(0, t_edit * (T - 1), steps + 1).round().long(), sched.alphas_cumprod.float()
+
+def _ddim_move(x, eps, a_from, a_to):
+    "One deterministic DDIM move of x between cumulative alphas, with the noise prediction `eps` (either direction)."
+    x0 = (x - (1 - a_from).sqrt() * eps) / a_from.sqrt()
+    return a_to.sqrt() * x0 + (1 - a_to).sqrt() * eps
+
+def _diffusion(G) -> "DiffusionGenerator":
+    if getattr(G, "arch", None) != "diffusion": raise ConfigError(f"a diffusion generator is needed here, got {type(G).__name__}.")
+    return G
+
+@torch.no_grad()
+def ddim_invert(G, images: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
+    "x at step `t_edit * T` reached from `images` (N, 3, R, R) in [-1, 1] by DDIM's deterministic update with `G`'s backbone (adapters off)."
+    G = _diffusion(G)
+    ts, a = _ddim_grid(G, t_edit, steps)
+    x = images.to(G.w_avg.device).float()
+    for t0, t1 in zip(ts[:-1], ts[1:]): x = _ddim_move(x, G.backbone.eps(x, t0, None), a[t0], a[t1])
+    return x
+
+@torch.no_grad()
+def ddim_decode(G, x: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
+    "Images from `x` at step `t_edit * T` by DDIM's deterministic update with `G`'s own noise predictions (its adapters on)."
+    G = _diffusion(G)
+    ts, a = _ddim_grid(G, t_edit, steps)
+    params = G._params()
+    for t1, t0 in zip(ts.flip(0)[:-1], ts.flip(0)[1:]): x = _ddim_move(x, G.backbone.eps(x, t1, params), a[t1], a[t0])
+    return x.clamp(-1, 1)
+
+def diffusion_edit(source, adapted, images: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
+    "DiffusionCLIP-style editing (AIR Supp. E): `images` inverted by the source to `t_edit`, decoded by the adapted model (same backbone)."
+    return ddim_decode(adapted, ddim_invert(source, images, t_edit, steps), t_edit, steps).cpu()
+
+# %% ../../nbs/05c_editing.ipynb #4b3eb7a8
+@torch.no_grad()
+def slerp_strip(G, z1: torch.Tensor, z2: torch.Tensor, steps: int = 8) -> torch.Tensor:
+    "Images (steps, 3, R, R) of a diffusion generator along the great circle between two initial noises (flat latents)."
+    if steps < 2: raise ConfigError(f"steps={steps}: a strip needs at least 2 images.")
+    a, b = z1.reshape(-1).float(), z2.reshape(-1).float()
+    omega = torch.arccos((a / a.norm()).dot(b / b.norm()).clamp(-1, 1))
+    ts = torch.linspace(0, 1, steps)
+    zs = torch.stack([(torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega) for t in ts])
+    return G(zs.to(G.w_avg.device)).cpu()
+
+@torch.no_grad()
+def lora_scale(G, scale: float):
+    "A view of diffusion generator `G` whose adapters change the backbone's weights by `scale` times as much (0: the source, 1: `G`)."
+    out = _diffusion(G)._view()
+    for f in out.adapters.values(): f.B.mul_(float(scale))
+    return out.eval()
+
+@torch.no_grad()
+def lora_scale_strip(G, z: torch.Tensor, steps: int = 6) -> torch.Tensor:
+    "Images (len(z) * steps, 3, R, R): for each latent (row), `G`'s adapters scaled from 0 to 1 (cross-model interpolation, Supp. D)."
+    cols = [lora_scale(G, float(s))(z.to(G.w_avg.device)).cpu() for s in torch.linspace(0, 1, steps)]
+    return torch.stack(cols, 1).flatten(0, 1)
