@@ -23,8 +23,9 @@ from .metrics import (collect_features, feature_distance_matrix, fid_kid, judge_
                                        lpips_distance_matrix, reference_features, stream_samples)
 
 # %% auto #0
-__all__ = ['SET_MEASURES', 'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features', 'split_target_spec',
-           'run_measures', 'sweep_table', 'bootstrap_ci', 'summary', 'reconstruction', 'evaluate_sweep']
+__all__ = ['SET_MEASURES', 'RECONSTRUCTION_SETTINGS', 'ic_diversity_from_distances', 'ic_lpips', 'ic_diversity_features',
+           'split_target_spec', 'run_measures', 'sweep_table', 'bootstrap_ci', 'summary', 'reconstruction',
+           'reconstruction_config', 'evaluate_sweep']
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #3e884d5d
 def ic_diversity_from_distances(gen_to_train: torch.Tensor, gen_to_gen: torch.Tensor) -> tuple[float, int]:
@@ -152,6 +153,16 @@ def reconstruction(config: dict, out_dir: str | os.PathLike, n: int = 200, seed:
         if lp is not None: scores["recon_lpips"] = float(torch.cat([lp(a[i:i + 32], b[i:i + 32]).flatten() for i in range(0, n, 32)]).mean())
     save_json({"config": {k: v for k, v in dict(config).items()}, "n": n, "seed": seed, **scores}, out / "reconstruction.json")
     return scores
+
+# %% ../../nbs/05b_fewshot_eval.ipynb #12aa7483
+RECONSTRUCTION_SETTINGS: dict[str, str] = {   # Table 2's domains (5 shots each way) and the shapes world's stand-in
+    "amedeo": "ffhq-to-amedeo-5shot", "sketches": "ffhq-to-sketches-5shot", "anime": "ffhq-to-anime-5shot",
+    "shapes": "shapes-photo-to-sketch-5shot"}
+
+def reconstruction_config(domain: str, method: str, **overrides) -> dict:
+    "The config of `reconstruction` for a Table 2 domain (`RECONSTRUCTION_SETTINGS`) and few-shot `method`; `overrides` on top."
+    if domain not in RECONSTRUCTION_SETTINGS: raise ConfigError(f"domain={domain!r}: one of {list(RECONSTRUCTION_SETTINGS)}.")
+    return {"preset": RECONSTRUCTION_SETTINGS[domain], "method": method, **overrides}
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #b7e05b70
 def evaluate_sweep(out_root: str | os.PathLike, **_) -> Path:

@@ -19,10 +19,10 @@ ITERATIONS, EMA = 500, 0.9778     # the few-shot comparison's grid budget and it
 
 
 def config(method: str) -> dict:
+    from air_nb.evaluation.fewshot import reconstruction_config
     from air_nb.training.presets import code_values
     from air_nb.training.trainer import fields_for
-    return {"preset": "shapes-photo-to-sketch-5shot", "method": method, "iterations": ITERATIONS, "seed": 0,
-            **fields_for({**code_values(), "ema_decay": EMA}, method)}
+    return reconstruction_config("shapes", method, iterations=ITERATIONS, seed=0, **fields_for({**code_values(), "ema_decay": EMA}, method))
 
 
 def run(runs: Path):
