@@ -40,7 +40,8 @@ def evaluate(runs: Path):
     from air_nb.evaluation.fewshot import sweep_table
     runs = Path(runs).resolve()
     df = sweep_table(runs)
-    df["row"] = [Path(r).parent.name.split("10shot-", 1)[1] for r in df.run]
+    by_folder = {k.replace("+", "_"): k for k in LABELS}          # the sweep names folders with '+' made '_'
+    df["row"] = [by_folder[Path(r).parent.name.split("10shot-", 1)[1]] for r in df.run]
     df["run"] = [Path(r).relative_to(runs).as_posix() for r in df.run]
     df.to_csv(HERE / "metrics.csv", index=False)
 
