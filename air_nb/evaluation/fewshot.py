@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.base import ConfigError, save_json, write_csv
+from ..core.base import ConfigError, save_image, save_json, write_csv
 from ..models.generators import load_generator
 from ..training.trainer import adapt
 from ..core.registry import Registry
@@ -132,7 +132,7 @@ def reconstruction(config: dict, out_dir: str | os.PathLike, n: int = 200, seed:
     """The round trip source -> target (`config`: a few-shot run, its K shots) -> source (K images of the source generator,
     drawn with `back_seed`) in `out_dir/to_target` and `out_dir/to_source`, then the reconstructed generator against the source
     on `n` latents of `seed`: `recon_cosine[<extractor>]`, `recon_lpips` (with `lp`), `recon_mse`. Also written to
-    `out_dir/reconstruction.json`."""
+    `out_dir/reconstruction.json`, with `reconstruction.png` (rows: source, adapted, reconstructed; the same latents)."""
     out = Path(out_dir)
     adapt(dict(config), out_dir=str(out / "to_target"), progress=progress)
     cfg = runs.read_config(out / "to_target")
@@ -152,6 +152,10 @@ def reconstruction(config: dict, out_dir: str | os.PathLike, n: int = 200, seed:
             scores[f"recon_cosine[{extractor.name}]"] = float(F.cosine_similarity(extractor(a).flatten(1).float(), extractor(b).flatten(1).float()).mean())
         if lp is not None: scores["recon_lpips"] = float(torch.cat([lp(a[i:i + 32], b[i:i + 32]).flatten() for i in range(0, n, 32)]).mean())
     save_json({"config": {k: v for k, v in dict(config).items()}, "n": n, "seed": seed, **scores}, out / "reconstruction.json")
+    with torch.no_grad():   # the picture: source / adapted / reconstructed, the same first 8 latents in each row
+        adapted = load_generator(out / "to_target").eval()
+        k = min(8, n); shown = torch.cat([a[:k], next(stream_samples(adapted, k, seed, batch_size=k, desc="adapted")).cpu(), b[:k]])
+    save_image(shown, out / "reconstruction.png", nrow=k)
     return scores
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #12aa7483

@@ -3,6 +3,7 @@
 reconstructed generator with the source on 300 shared latents (this folder's README.md).
 
     python reports/reconstruction/make.py --run runs/reconstruction   # both runs per method (resumable), the scores, tables
+    python reports/reconstruction/make.py --grids runs/reconstruction # grid.png from the finished runs
     python reports/reconstruction/make.py --tables                    # README table and headline.md from results.csv
 
 Identity features: the shapes judge's (the paper: CurricularFace on faces); LPIPS needs weights this machine cannot
@@ -11,7 +12,7 @@ download, so the table has MSE and the judge-feature cosine.
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from study import study_parser, run_study, replace_block, write_headline, md_table
+from study import study_parser, run_study, replace_block, write_headline, md_table, labelled_rows
 
 HERE = Path(__file__).resolve().parent
 METHODS = ["idc", "rssa", "asc"]
@@ -38,6 +39,21 @@ def run(runs: Path):
         pd.DataFrame(rows).to_csv(HERE / "results.csv", index=False)     # after every method: a cut-off run keeps what it measured
 
 
+def grids(runs: Path, n: int = 8, seed: int = 123):
+    "grid.png: the source, then each method's adapted and reconstructed generator, on the same latents (rows labelled)."
+    import torch
+    from air_nb.models.generators import load_generator
+    from air_nb.training import runs as run_folders
+    torch.set_num_threads(1)
+    first = Path(runs) / METHODS[0] / "to_target"
+    gens = {"source (photo)": load_generator(run_folders.read_config(first)["generator"]).eval()}
+    for m in METHODS:
+        gens[f"{m.upper()}: adapted to sketch"] = load_generator(Path(runs) / m / "to_target").eval()
+        gens[f"{m.upper()}: reconstructed"] = load_generator(Path(runs) / m / "to_source").eval()
+    with torch.no_grad(): images = torch.cat([G.sample(n, seed).clamp(-1, 1).cpu() for G in gens.values()])
+    labelled_rows(images, list(gens), n, "photo -> sketch (5 shots) -> photo: the same latents in every row", HERE / "grid.png", label_inches=2.4)
+
+
 def tables():
     import pandas as pd
     df = pd.read_csv(HERE / "results.csv")
@@ -52,4 +68,5 @@ def tables():
 
 if __name__ == "__main__":
     p = study_parser(__doc__, "the folder the runs go to")
-    run_study(p, tables, [("run", lambda a: run(Path(a.run)))])
+    p.add_argument("--grids", metavar="RUNS", help="grid.png from the finished runs in RUNS")
+    run_study(p, tables, [("run", lambda a: (run(Path(a.run)), grids(Path(a.run)))), ("grids", lambda a: grids(Path(a.grids)))])
