@@ -97,22 +97,22 @@ def _diffusion(G) -> "DiffusionGenerator":
     return G
 
 @torch.no_grad()
-def ddim_invert(G, images: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
-    "x at step `t_edit * T` reached from `images` (N, 3, R, R) in [-1, 1] by DDIM's deterministic update with `G`'s backbone (adapters off)."
+def _ddim_walk(G, x: torch.Tensor, t_edit: float, steps: int, adapters: bool, up: bool) -> torch.Tensor:
+    "DDIM's deterministic moves between step 0 and `t_edit * T`, up (toward noise) or down, each predicted at the step it leaves."
     G = _diffusion(G)
     ts, a = _ddim_grid(G, t_edit, steps)
-    x = images.to(G.w_avg.device).float()
-    for t0, t1 in zip(ts[:-1], ts[1:]): x = _ddim_move(x, G.backbone.eps(x, t0, None), a[t0], a[t1])
+    ts, params = (ts if up else ts.flip(0)), (G._params() if adapters else None)
+    x = x.to(G.w_avg.device).float()
+    for t0, t1 in zip(ts[:-1], ts[1:]): x = _ddim_move(x, G.backbone.eps(x, t0, params), a[t0], a[t1])
     return x
 
-@torch.no_grad()
+def ddim_invert(G, images: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
+    "x at step `t_edit * T` reached from `images` (N, 3, R, R) in [-1, 1] by DDIM's deterministic update with `G`'s backbone (adapters off)."
+    return _ddim_walk(G, images, t_edit, steps, adapters=False, up=True)
+
 def ddim_decode(G, x: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
     "Images from `x` at step `t_edit * T` by DDIM's deterministic update with `G`'s own noise predictions (its adapters on)."
-    G = _diffusion(G)
-    ts, a = _ddim_grid(G, t_edit, steps)
-    params = G._params()
-    for t1, t0 in zip(ts.flip(0)[:-1], ts.flip(0)[1:]): x = _ddim_move(x, G.backbone.eps(x, t1, params), a[t1], a[t0])
-    return x.clamp(-1, 1)
+    return _ddim_walk(G, x, t_edit, steps, adapters=True, up=False).clamp(-1, 1)
 
 def diffusion_edit(source, adapted, images: torch.Tensor, t_edit: float = 0.5, steps: int = 20) -> torch.Tensor:
     "DiffusionCLIP-style editing (AIR Supp. E): `images` inverted by the source to `t_edit`, decoded by the adapted model (same backbone)."
