@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..core.base import ConfigError, save_image, save_json, write_csv
 from ..models.generators import load_generator
 from ..training.trainer import adapt
+from ..training.presets import PRESETS
 from ..core.registry import Registry
 from ..training import runs
 from ..methods.freezed import resolve_discriminator, target_reference_images
@@ -159,14 +160,14 @@ def reconstruction(config: dict, out_dir: str | os.PathLike, n: int = 200, seed:
     return scores
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #12aa7483
-RECONSTRUCTION_SETTINGS: dict[str, str] = {   # Table 2's domains (5 shots each way) and the shapes world's stand-in
-    "amedeo": "ffhq-to-amedeo-5shot", "sketches": "ffhq-to-sketches-5shot", "anime": "ffhq-to-anime-5shot",
-    "shapes": "shapes-photo-to-sketch-5shot"}
+RECONSTRUCTION_SETTINGS: dict[str, str] = {   # Table 2's domains, 5 shots each way
+    "amedeo": "ffhq-to-amedeo-5shot", "sketches": "ffhq-to-sketches-5shot", "anime": "ffhq-to-anime-5shot"}
 
 def reconstruction_config(domain: str, method: str, **overrides) -> dict:
-    "The config of `reconstruction` for a Table 2 domain (`RECONSTRUCTION_SETTINGS`) and few-shot `method`; `overrides` on top."
-    if domain not in RECONSTRUCTION_SETTINGS: raise ConfigError(f"domain={domain!r}: one of {list(RECONSTRUCTION_SETTINGS)}.")
-    return {"preset": RECONSTRUCTION_SETTINGS[domain], "method": method, **overrides}
+    "The config of `reconstruction` for a Table 2 domain (`RECONSTRUCTION_SETTINGS`) or any few-shot preset's name, and few-shot `method`; `overrides` on top."
+    if domain not in RECONSTRUCTION_SETTINGS and domain not in PRESETS:
+        raise ConfigError(f"domain={domain!r}: one of {list(RECONSTRUCTION_SETTINGS)}, or a few-shot preset's name.")
+    return {"preset": RECONSTRUCTION_SETTINGS.get(domain, domain), "method": method, **overrides}
 
 # %% ../../nbs/05b_fewshot_eval.ipynb #b7e05b70
 def evaluate_sweep(out_root: str | os.PathLike, **_) -> Path:

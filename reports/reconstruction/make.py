@@ -23,7 +23,7 @@ def config(method: str) -> dict:
     from air_nb.evaluation.fewshot import reconstruction_config
     from air_nb.training.presets import code_values
     from air_nb.training.trainer import fields_for
-    return reconstruction_config("shapes", method, iterations=ITERATIONS, seed=0, **fields_for({**code_values(), "ema_decay": EMA}, method))
+    return reconstruction_config("shapes-photo-to-sketch-5shot", method, iterations=ITERATIONS, seed=0, **fields_for({**code_values(), "ema_decay": EMA}, method))
 
 
 def run(runs: Path):
