@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00c_files.ipynb #cfa92a6b
 from __future__ import annotations
-import contextlib, contextvars, hashlib, io, os, pickle, re, struct, zipfile
+import contextlib, contextvars, hashlib, os, pickle, re, struct, zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..core.base import ConfigError, MissingWeightsError, atomic_write, weights_dir, find_weights, get_device
-from ..core.files import CheckpointError, check_file, check_values, expect_format, read_tensors, read_config_metadata, save_tensors
+from ..core.files import CheckpointError, read_tensors, read_config_metadata, save_tensors
 from ..core.registry import Registry
 from fastcore.basics import patch
 

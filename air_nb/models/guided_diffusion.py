@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01e_guided_diffusion.ipynb #2a9b76fc
 from __future__ import annotations
-import math, pickle
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.base import ConfigError, MissingWeightsError, find_weights, weights_dir, get_device
-from ..core.files import CheckpointError, check_file, check_values, nonfinite_allowed, read_torch_file
+from ..core.files import check_values, nonfinite_allowed, read_torch_file
 
 # %% auto #0
 __all__ = ['MODEL_FLAGS', 'DIFFUSION_FLAGS', 'P2_FLAGS', 'P2_URLS', 'ADM_PRESETS', 'resolve_flags', 'GroupNorm32',
