@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02a_clip.ipynb #ee2ffa73
 from __future__ import annotations
-import os
+import os, re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +17,7 @@ from open_clip.transform import PreprocessCfg
 from open_clip.model import get_model_preprocess_cfg
 from open_clip.transformer import TextTransformer
 from open_clip.tokenizer import SimpleTokenizer
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, MissingWeightsError, get_device, weights_dir, find_weights, PACKAGE_WEIGHTS
@@ -64,6 +64,9 @@ class Clip:
         self.interpolation: str = cfg.get("interpolation", "bicubic")
         self.resize_mode: str = cfg.get("resize_mode", "shortest")
         self.fill_color: float = float(cfg.get("fill_color", 0)) / 255
+        # the words this CLIP was trained on, for a CLIP trained on a closed set of captions (the shapes world's);
+        # None: an open-vocabulary (BPE) CLIP, where any text has an embedding worth following
+        self.vocabulary: frozenset[str] | None = None
 
     def __repr__(self):
         return (f"Clip({self.name!r}, pretrained={self.pretrained!r}, image_size={self.image_size}, embed_dim={self.embed_dim}, "
@@ -90,6 +93,15 @@ def tokenize(self: Clip, texts: str | Sequence[str]) -> torch.Tensor:
 def encode_text(self: Clip, texts: str | Sequence[str], normalize: bool = True) -> torch.Tensor:
     "Text features `(N, D)`, L2-normalised unless `normalize=False`."
     return self.model.encode_text(self.tokenize(texts), normalize=normalize).float()
+
+# %% ../../nbs/02a_clip.ipynb #58cea33f
+@patch
+def unknown_words(self: Clip, text: str) -> list[str]:
+    """The words of `text` this CLIP was never trained on (in order, once each): empty for an open-vocabulary CLIP.
+    A closed-vocabulary CLIP still embeds an unknown word, but the direction it gives means nothing."""
+    if self.vocabulary is None: return []
+    words = re.findall(r"[a-z]+", text.lower())
+    return list(dict.fromkeys(w for w in words if w not in self.vocabulary))
 
 # %% ../../nbs/02a_clip.ipynb #eaa8d442
 @patch
@@ -221,7 +233,7 @@ def _template_features(clip: Clip, classnames: Sequence[str], templates, batch_s
     n_t = len(texts) // max(len(classnames), 1)
     chunks = range(0, len(texts), batch_size)
     if len(chunks) > 4:
-        chunks = tqdm(chunks, desc="CLIP text features", leave=False)
+        chunks = progress_bar(chunks, desc="CLIP text features", leave=False)
     with torch.no_grad():
         feats = torch.cat([clip.encode_text(texts[i:i + batch_size], normalize=True) for i in chunks])
     return feats.view(len(classnames), n_t, -1)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 
 # %% auto #0
 __all__ = ['LPIPS_BACKBONES', 'intra_cluster_diversity', 'load_lpips', 'lpips_distance_matrix', 'intra_lpips',
@@ -108,7 +108,7 @@ def _lpips_layer_features(lp: nn.Module, images: torch.Tensor, resize: int | Non
 def lpips_distance_matrix(images: torch.Tensor, lp: nn.Module, resize: int | None = 256, batch_size: int = 32) -> torch.Tensor:
     "All pairwise LPIPS distances `(N, N)` of images in [-1, 1], one backbone pass per image (weighted Gram matrices)."
     n = len(images); D = torch.zeros(n, n, dtype=torch.float64)
-    feats = [_lpips_layer_features(lp, images[i:i + batch_size], resize) for i in tqdm(range(0, n, batch_size), desc="LPIPS features", leave=False)]
+    feats = [_lpips_layer_features(lp, images[i:i + batch_size], resize) for i in progress_bar(range(0, n, batch_size), desc="LPIPS features", leave=False)]
     for l, lin in enumerate(lp.lins):
         w = lin.model[-1].weight.detach().reshape(1, -1, 1, 1)  # 1x1 conv head: one weight per channel
         f = torch.cat([fb[l] for fb in feats]); hw = f.shape[-2] * f.shape[-1]

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 
 from ..core.base import ConfigError
 from ..models.generators import Generator
@@ -61,7 +61,7 @@ def invert(G: Generator, images: torch.Tensor, steps: int = 300, lr: float = 0.0
     with torch.no_grad(): target_f = features(target) if features is not None else None
     frozen = [p.requires_grad for p in G.parameters()]; G.requires_grad_(False)
     try:
-        for _ in tqdm(range(steps), desc="inverting", disable=not progress):
+        for _ in progress_bar(range(steps), desc="inverting", disable=not progress):
             x = G.synthesize(w)
             loss = F.l1_loss(x, target)
             if features is not None: loss = loss + perceptual_weight * F.mse_loss(features(x), target_f)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS', 'INCEPTION_URL', 'IMAGE_SUFFIXES', 'CLEAR_SOURCE', 'WORLDS', 'FeatureExtractor',
@@ -93,10 +93,10 @@ def _latents(generator, n: int, seed: int) -> torch.Tensor:
 # %% ../../nbs/05_metrics.ipynb #692d9258
 def stream_samples(generator, n: int, seed: int = 0, batch_size: int = 32, truncation: float = 1.0, latents: torch.Tensor | None = None,
                    device=None, desc: str = "sampling") -> Iterator[torch.Tensor]:
-    "Batches of images in [-1, 1] from `generator(z, truncation)` for `n` latents (from `seed`, or given), with tqdm."
+    "Batches of images in [-1, 1] from `generator(z, truncation)` for `n` latents (from `seed`, or given), with a progress bar."
     z = latents if latents is not None else _latents(generator, n, seed)
     device = get_device(device) if device is not None else next(iter(generator.parameters()), torch.zeros(0)).device
-    for i in tqdm(range(0, len(z), batch_size), desc=desc, leave=False):
+    for i in progress_bar(range(0, len(z), batch_size), desc=desc, leave=False):
         with torch.no_grad(): yield generator(z[i:i + batch_size].to(device), truncation=truncation).float().clamp(-1, 1)
 
 # %% ../../nbs/05_metrics.ipynb #200107bb
@@ -120,7 +120,7 @@ def _read_image_folder(p: Path, size: int | None, limit: int | None) -> torch.Te
     def read(f):
         im = Image.open(f).convert("RGB")
         return np.asarray(im.resize((size, size), Image.BICUBIC) if size else im)
-    return from_uint8([read(f) for f in tqdm(files, desc=f"reading {p.name}", leave=False)])
+    return from_uint8([read(f) for f in progress_bar(files, desc=f"reading {p.name}", leave=False)])
 
 # %% ../../nbs/05_metrics.ipynb #536cbfc3
 def load_images(source: str | os.PathLike | torch.Tensor, size: int | None = None, limit: int | None = None) -> torch.Tensor:
@@ -214,7 +214,7 @@ _all_ = ["intra_cluster_diversity", "LPIPS_BACKBONES", "load_lpips", "lpips_dist
 # %% ../../nbs/05_metrics.ipynb #4a95fd51
 def reference_features(images: torch.Tensor, extractors: Sequence[FeatureExtractor], batch_size: int = 64) -> dict[str, torch.Tensor]:
     "Features of reference images for every extractor (compute once per setting, reuse for every run)."
-    return collect_features((images[i:i + batch_size] for i in tqdm(range(0, len(images), batch_size), desc="reference features", leave=False)), extractors)[0]
+    return collect_features((images[i:i + batch_size] for i in progress_bar(range(0, len(images), batch_size), desc="reference features", leave=False)), extractors)[0]
 
 # %% ../../nbs/05_metrics.ipynb #a5774116
 def evaluate_generator(generator, extractors: Sequence[FeatureExtractor] = (), ref_features: dict[str, torch.Tensor] | None = None,
@@ -469,7 +469,7 @@ def evaluate_runs(run_folders: str | os.PathLike | Sequence, n: int = 5000, seed
         source = _source_judgement(cfg, setting, notes, world, judge, device, nj, seed, batch_size, truncation)
         score_fx = [f for f in (_try(notes, f"[{setting}] is[inception]", inception_logits_extractor, inception_weights, device=device),
                                 _try(notes, f"[{setting}] is[judge]", judge_logits_extractor, judge) if judge is not None else None) if f is not None]
-        for info in tqdm(group, desc=setting, disable=not progress):
+        for info in progress_bar(group, desc=setting, disable=not progress):
             G = load_generator(info["run"], device)
             m = evaluate_generator(G, extractors, ref_feats, text_feature, n=n, seed=seed, batch_size=batch_size, truncation=truncation,
                                    lpips=lp, n_diversity=min(n_diversity, n), k=k, diversity_extractor=div_fx, kid_subsets=kid_subsets)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 
 # %% auto #0
 __all__ = ['IMAGE_SETS', 'offset_misalignment', 'concept_distance', 'LabelledImages', 'from_tensors', 'from_image_folder',
@@ -251,7 +251,7 @@ def _class_means(clip: Clip, data: LabelledImages, idx: np.ndarray, batch_size: 
     counts = torch.zeros(len(data.classnames), dtype=torch.long)
     chunks = range(0, len(idx), int(batch_size))
     if progress:
-        chunks = tqdm(chunks, desc=f"CLIP image embeddings of {data.name}", leave=False)
+        chunks = progress_bar(chunks, desc=f"CLIP image embeddings of {data.name}", leave=False)
     with torch.inference_mode():
         for s in chunks:
             b = idx[s:s + int(batch_size)]

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from tqdm.auto import tqdm
+from ..core.progress import progress as progress_bar
 
 from ..core.base import ConfigError
 from ..clip.models import Clip, encode_token_embeddings, resolve_templates, text_features, SINGLE_TEMPLATE
@@ -159,7 +159,7 @@ def train_mapper(self: Ipl):
     self.mapper.requires_grad_(True)
     opt = torch.optim.Adam(self.mapper.parameters(), lr=c.mapper_lr)
     weights = {"contrastive": 1.0, "domain": c.lambda_domain, "source_domain": c.lambda_source_domain}
-    for _ in tqdm(range(c.mapper_iterations), desc="IPL stage 1 (mapper)", disable=not tr.progress, leave=False):
+    for _ in progress_bar(range(c.mapper_iterations), desc="IPL stage 1 (mapper)", disable=not tr.progress, leave=False):
         z = torch.randn(c.mapper_batch, tr.source.z_dim, generator=tr.rng).to(tr.device)
         with torch.no_grad():
             w = tr.source.latents(z, tr.run.truncation)

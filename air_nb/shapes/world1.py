@@ -23,10 +23,11 @@ from ..training.runs import WORLD_OF_CLIP
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLORS', 'STYLES', 'ATTRIBUTES', 'HELD_OUT_COMBOS', 'HUES', 'OUTLINES', 'SHAPES_CLIP_NAME',
-           'SHAPES_CLIP_FILE', 'SHAPES_CLIP_CONFIG', 'SHAPES_JUDGE_FILE', 'CLIP_MIN_ACC', 'JUDGE_MIN_ACC', 'ALL_COMBOS',
-           'check_attribute', 'caption', 'attribute_templates', 'hsv_to_rgb', 'polygon_mask', 'render', 'render_images',
-           'ShapesDataset', 'attribute_labels', 'load_shapes_clip', 'ShapesJudge', 'save_module', 'load_module',
-           'save_judge', 'load_judge', 'attribute_shares', 'zero_shot_attributes', 'attribute_accuracy']
+           'SHAPES_VOCABULARY', 'SHAPES_CLIP_FILE', 'SHAPES_CLIP_CONFIG', 'SHAPES_JUDGE_FILE', 'CLIP_MIN_ACC',
+           'JUDGE_MIN_ACC', 'ALL_COMBOS', 'check_attribute', 'caption', 'attribute_templates', 'hsv_to_rgb',
+           'polygon_mask', 'render', 'render_images', 'ShapesDataset', 'attribute_labels', 'load_shapes_clip',
+           'ShapesJudge', 'save_module', 'load_module', 'save_judge', 'load_judge', 'attribute_shares',
+           'zero_shot_attributes', 'attribute_accuracy']
 
 # %% ../../nbs/06_shapes.ipynb #2c713969
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "heart")
@@ -266,6 +267,8 @@ from ..clip.models import Clip, load_clip, register_clip_config, CLIP_MODELS
 from ..core.base import find_weights, PACKAGE_WEIGHTS, get_device
 
 SHAPES_CLIP_NAME = "air-nb-shapes-clip"
+# every word of the captions the shapes CLIP is trained on ('a {style} of a {color} {shape}')
+SHAPES_VOCABULARY: frozenset[str] = frozenset({"a", "of", *SHAPES, *COLORS, *STYLES})
 SHAPES_CLIP_FILE = "shapes-clip.safetensors"
 
 # %% ../../nbs/06_shapes.ipynb #07a01480
@@ -284,7 +287,9 @@ def load_shapes_clip(device: str | torch.device | None = None, path: str | None 
     if path is None:
         raise MissingWeightsError(f"{SHAPES_CLIP_FILE} was not found in $AIR_NB_WEIGHTS, ~/.cache/air_nb or {PACKAGE_WEIGHTS}; "
                                   "train it with `papermill nbs/train_shapes_clip.ipynb out.ipynb` (it writes air_nb/weights/shapes-clip.safetensors).")
-    return load_clip(SHAPES_CLIP_NAME, pretrained=str(path), device=device)
+    clip = load_clip(SHAPES_CLIP_NAME, pretrained=str(path), device=device)
+    clip.vocabulary = SHAPES_VOCABULARY   # trained on the world's captions only: other words embed, but mean nothing
+    return clip
 
 # %% ../../nbs/06_shapes.ipynb #cff6fcff
 CLIP_MODELS.register("shapes", lambda device=None, seed=0: load_shapes_clip(device))

@@ -13,6 +13,7 @@ import torch
 from fastcore.basics import patch
 
 from ..core.base import ConfigError, AirNbError, get_device, seed_everything
+from ..core.progress import progress as progress_bar
 from ..clip.models import Clip, load_clip
 from ..models.generators import Generator, load_generator
 from ..methods.base import RunConfig, Method, METHODS, register_method, checked, _check
@@ -24,7 +25,8 @@ from .presets import PRESETS, PRESET_GROUPS, PAPER_SETTINGS, DIFFUSION_PAPER_SET
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'get_method', 'TrainConfig', 'make_config', 'fields_for', 'config_from_dict', 'config_from_run',
-           'load_run_clip', 'AdaptationDiverged', 'AdaptResult', 'Trainer', 'adapt']
+           'load_run_clip', 'AdaptationDiverged', 'AdaptResult', 'vocabulary_warning', 'default_interval', 'Trainer',
+           'adapt']
 
 # %% ../../nbs/04b_trainer.ipynb #8259879b
 def get_method(name: str) -> type[Method]:
@@ -65,6 +67,18 @@ def _route(values: dict, method_cls: type[Method]) -> TrainConfig:
     if hasattr(method, "check"): method.check(run)
     return TrainConfig(run, method, ignored)
 
+# %% ../../nbs/04b_trainer.ipynb #87727b70
+_NOT_A_CHANGE = {"preset", "notes", "out_dir", "device", "snapshots", "keep_checkpoints", "sample_every", "checkpoint_every"}
+
+def _notes_with_changes(cfg: "TrainConfig", preset: str) -> str:
+    "The preset's notes, plus the values this config changed (the notes describe the preset's values, e.g. its iterations)."
+    try: own = _route(dict(PRESETS[preset]), get_method(cfg.run.method)).flat()
+    except ConfigError: return cfg.run.notes       # the preset's values do not fit this method alone: nothing to compare
+    changed = [f"{k} {v!r} (preset {own[k]!r})" for k, v in cfg.flat().items()
+               if k not in _NOT_A_CHANGE and k in own and own[k] != v]
+    notes = cfg.run.notes.split(" [changed from the preset:")[0]
+    return notes + (f" [changed from the preset: {', '.join(changed)}]" if changed else "")
+
 # %% ../../nbs/04b_trainer.ipynb #c98af7cc
 def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainConfig:
     """The checked config of a run: a preset's values (`preset=` in `config` or `overrides`), then `config`'s and
@@ -82,6 +96,7 @@ def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainC
                                                      "(or no preset, and give generator, source and target).")
         values = {**PRESETS.get(preset, {}), **given}
     cfg = _route(values, get_method(values.get("method", RunConfig.method)))
+    if not isinstance(config, TrainConfig) and preset and cfg.run.notes: cfg.run.notes = _notes_with_changes(cfg, preset)
     given = [k for k in cfg.ignored if k in overrides or (isinstance(config, dict) and k in config)]
     if given:
         owners = {k: sorted(m.name for m in METHODS.values() if k in {f.name for f in fields(m.config_class)}) for k in given}
@@ -149,6 +164,7 @@ class AdaptResult:
     out_dir: Path | None = None
     source_samples: torch.Tensor | None = None
     samples: torch.Tensor | None = None
+    resumed_at: int = 0               # the iteration this call started from: 0 for a new run, `iterations` for a run found finished
 
     @property
     def prompts(self) -> list[dict]:
@@ -158,6 +174,22 @@ class AdaptResult:
 # %% ../../nbs/04b_trainer.ipynb #d95ff1e6
 _IGNORED_ON_RESUME = {"out_dir", "device", "notes", "snapshots"}   # snapshots: which generators are kept, not how the run trains
 CHECKPOINT_FORMAT = 2
+
+# %% ../../nbs/04b_trainer.ipynb #fb366b0b
+def vocabulary_warning(clip: Clip, source: str | None, target: str | None) -> str | None:
+    "What to tell a user whose source or target text uses words `clip` was never trained on (None: nothing to tell)."
+    unknown = clip.unknown_words(" ".join(t for t in (source, target) if t))
+    if not unknown: return None
+    return (f"The CLIP {clip.name!r} was trained on a closed set of words and never saw {', '.join(map(repr, unknown))}: it still "
+            f"embeds {target!r}, but the direction means nothing and the run will not move toward it. "
+            f"Words it knows: {', '.join(sorted(clip.vocabulary))}.")
+
+# %% ../../nbs/04b_trainer.ipynb #6d642ad1
+def default_interval(iterations: int, natural: int | None = None, megabytes: float = 0.0, megabytes_per_iteration: float = 20.0, floor: int = 5) -> int:
+    """Iterations between two writes of a file of `megabytes` in a run of `iterations`: about ten per run (or the method's
+    `natural` interval when longer), never more often than every `floor` iterations, and for big files no more than
+    `megabytes_per_iteration` on average (a 400 MB checkpoint: every 20 iterations at most). The last iteration is always written."""
+    return max(floor, natural or 0, round(0.1 * iterations), math.ceil(megabytes / megabytes_per_iteration))
 
 # %% ../../nbs/04b_trainer.ipynb #e2b23f56
 class Trainer:
@@ -179,10 +211,22 @@ class Trainer:
         finally: self.timers[name] = self.timers.get(name, 0.0) + time.perf_counter() - t0
 
     @property
-    def sample_every(self) -> int: return self.run.sample_every or max(1, self.run.iterations // 10)
+    def sample_every(self) -> int:
+        return self.run.sample_every or default_interval(self.run.iterations, megabytes=self._sample_megabytes(), megabytes_per_iteration=2.0, floor=1)
     @property
     def checkpoint_every(self) -> int:
-        return self.run.checkpoint_every or self.method.checkpoint_every() or max(1, round(0.1 * self.run.iterations))
+        return self.run.checkpoint_every or default_interval(self.run.iterations, self.method.checkpoint_every(), self._checkpoint_megabytes())
+
+    def _checkpoint_megabytes(self) -> float:
+        "About what one checkpoint writes: generator and EMA weights and Adam's two moments of the trained ones (0 before the models load)."
+        if not hasattr(self, "generator"): return 0.0
+        size = lambda ps: sum(p.numel() * p.element_size() for p in ps) / 1e6
+        return 2 * size(self.generator.parameters()) + 2 * size(self.trainable_parameters)
+
+    def _sample_megabytes(self) -> float:
+        "About the size of one sample grid (PNG, source and adapted rows; 0 before the models load)."
+        if not hasattr(self, "source"): return 0.0
+        return 2 * self.run.n_samples * 3 * self.source.resolution ** 2 / 2 / 1e6    # PNG keeps about half of the raw bytes
 
 # %% ../../nbs/04b_trainer.ipynb #4b7b73dd
 @patch
@@ -193,6 +237,7 @@ def _models(self: Trainer):
     self.rng = torch.Generator().manual_seed(self.run.seed)       # every random draw of the loop comes from here ...
     self.noise_rng = torch.Generator().manual_seed(self.run.seed + _NOISE_SEED_OFFSET)   # ... but per-call noise, so latents match a stored-noise run
     self.clip = self._clip if self._clip is not None else load_run_clip(self.run, self.device)
+    if (unknown := vocabulary_warning(self.clip, self.run.source, self.run.target)): warnings.warn(unknown, stacklevel=4)
     start = self.start_weights
     if self._generator is not None: ema_set = raw_set = self._generator      # a ready model is every copy's start
     else:
@@ -264,12 +309,16 @@ def setup(self: Trainer):
     resume_from = self._prepare_out_dir() if self.out else None
     self._models()
     self.method.setup(self)
+    if self.out and resume_from is None:           # the intervals depend on the models' sizes: record the ones this run uses
+        new = self.config.to_json(self._resolved())
+        runs.write_config(self.out, new["run"], new["method_config"], new["resolved"])
     owners = dict.fromkeys(self.method.optimizer_of(ph) for ph in self.method.phases)       # a lazy regulariser shares its phase's
     self.optimizers = {ph: torch.optim.Adam(self.method.parameters(ph), lr=self.run.lr, betas=tuple(self.run.betas), foreach=True)   # foreach: the loop's values, fewer calls
                        for ph in owners}
     self.sample_z = self.source.sample_z(self.run.n_samples, self.run.seed)
     with torch.no_grad(): self.source_samples = self.source(self.sample_z, self.run.sample_truncation).cpu()
     if resume_from is not None: self._resume()
+    self.resumed_at = self.start                    # 0 for a new run; `iterations` when the folder held the finished run
     self.setup_seconds, self.setup_cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
 
 @patch
@@ -411,9 +460,8 @@ def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callb
     self.resume, self.overwrite = resume and not overwrite, overwrite
     self.setup()
     if self.out is not None and self.start == 0: self.save_samples(0)
-    from tqdm.auto import tqdm
     iters, every = self.run.iterations, self.checkpoint_every
-    bar = tqdm(range(self.start, iters), initial=self.start, total=iters, disable=not self.progress,
+    bar = progress_bar(range(self.start, iters), initial=self.start, total=iters, disable=not self.progress,
                desc=f"{self.run.method} {self.run.source} -> {self.run.target}")
     with _DeferredInterrupt() as interrupt:
         for t in bar:
@@ -450,14 +498,16 @@ def _timings(self: Trainer) -> dict:
 def finish(self: Trainer) -> AdaptResult:
     "Write the final files (the generator only when every iteration is done) and return the result."
     timings, artifacts = self._timings(), self.method.artifacts()
+    finished_before = getattr(self, "resumed_at", 0) >= self.run.iterations and self.out is not None and (self.out / runs.TIMINGS).exists()
+    if finished_before: timings = runs.read_json(self.out, runs.TIMINGS)     # nothing ran now: the run's own timings stand
     step, samples = getattr(self, "last_samples", (None, None))
     if step != len(self.history):
         with torch.no_grad(): samples = self.output(self.sample_z, self.run.sample_truncation).cpu()
     if self.out is not None:
-        for name, obj in {**artifacts, runs.TIMINGS: timings}.items(): runs.write_json(self.out, name, obj)
+        for name, obj in {**artifacts, **({} if finished_before else {runs.TIMINGS: timings})}.items(): runs.write_json(self.out, name, obj)
         runs.write_losses(self.out, self.history)
-        if len(self.history) >= self.run.iterations: self.output.save(self.out / runs.GENERATOR)
-    return AdaptResult(self.config, self.output, self.history, timings, artifacts, self.out, self.source_samples, samples)
+        if len(self.history) >= self.run.iterations and not (finished_before and (self.out / runs.GENERATOR).exists()): self.output.save(self.out / runs.GENERATOR)
+    return AdaptResult(self.config, self.output, self.history, timings, artifacts, self.out, self.source_samples, samples, getattr(self, "resumed_at", 0))
 
 # %% ../../nbs/04b_trainer.ipynb #ad1af91f
 def adapt(config: TrainConfig | dict | None = None, clip: Clip | None = None, generator: Generator | None = None,
