@@ -48,6 +48,7 @@ class AirConfig(NadaConfig):
     prompt_truncation: float = 0.7
     encode_batch: int = 64                # images per CLIP call when embedding the fixed latents
     encode_autocast: bool = True          # bf16 autocast for those embeddings on CUDA (no effect on a CPU)
+    anchor_resolution: int | None = None  # embed the fixed latents' images synthesised only up to this size (StyleGAN2's RGB there); None: full size (the paper's)
 
     def check(self, run):
         super().check(run)
@@ -64,6 +65,8 @@ class AirConfig(NadaConfig):
         need(self.prompt_copies >= 1 and self.mean_latent_samples >= 1, "prompt_copies and mean_latent_samples must be >= 1.")
         need(self.prompt_latents >= 1 and self.prompt_steps >= 0, "prompt_latents must be >= 1 and prompt_steps >= 0.")
         need(self.prompt_lr > 0, f"prompt_lr={self.prompt_lr}: the prompt's learning rate must be > 0 (paper: 0.001).")
+        need(self.anchor_resolution is None or (self.anchor_resolution >= 4 and self.anchor_resolution & (self.anchor_resolution - 1) == 0),
+             f"anchor_resolution={self.anchor_resolution}: None (full size) or a power of two, one of the generator's block sizes (e.g. 256).")
 
     def thresh_iter(self, run) -> int: return int(round(self.t_thresh * run.iterations))
     def interval_iter(self, run) -> int: return max(1, int(round(self.t_int * run.iterations)))
@@ -72,11 +75,14 @@ class AirConfig(NadaConfig):
         return step / (run.iterations + 1) if self.prompt_variant == "code" else step / run.iterations
 
 # %% ../../nbs/03d_air.ipynb #c64d9bb2
-def encode_generator(G: Generator, clip: Clip, ws: torch.Tensor, batch: int = 64, autocast: bool = True) -> torch.Tensor:
-    "CLIP image features `(N, D)` of `G.synthesize(ws)`, `batch` at a time, without autograd (bf16 autocast on CUDA with `autocast`)."
+def encode_generator(G: Generator, clip: Clip, ws: torch.Tensor, batch: int = 64, autocast: bool = True,
+                     max_resolution: int | None = None) -> torch.Tensor:
+    """CLIP image features `(N, D)` of `G.synthesize(ws)`, `batch` at a time, without autograd (bf16 autocast on CUDA with `autocast`);
+    with `max_resolution`, of the images synthesised only up to that size (a StyleGAN2's RGB output there)."""
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if (autocast and ws.is_cuda) else contextlib.nullcontext()
+    size = {} if max_resolution is None else {"max_resolution": int(max_resolution)}
     with torch.inference_mode(), amp:
-        out = torch.cat([clip.encode_image(G.synthesize(ws[i:i + batch])).float() for i in range(0, len(ws), batch)])
+        out = torch.cat([clip.encode_image(G.synthesize(ws[i:i + batch], **size)).float() for i in range(0, len(ws), batch)])
     return out.clone()    # a plain tensor: prompt learning differentiates through operations on it
 
 # %% ../../nbs/03d_air.ipynb #222c6e6c
@@ -112,6 +118,9 @@ class Air(Nada):
                                            source_features=self.source_templates)
         self.anchor_model, self.anchor_fresh, self.anchor_direction = None, False, None
         self.thresh, self.interval = c.thresh_iter(tr.run), c.interval_iter(tr.run)
+        if c.anchor_resolution is not None and c.anchor_resolution not in getattr(tr.source, "block_resolutions", ()):
+            raise ConfigError(f"anchor_resolution={c.anchor_resolution}: this {tr.source.arch} generator has no RGB output at that size "
+                              f"(sizes: {getattr(tr.source, 'block_resolutions', 'none; only StyleGAN2 has them')}); use None (full size).")
 
     def before_step(self, step):
         if step > 0 and step % self.interval == 0 and (self.config.anchors_from == "start" or step >= self.thresh): self.refresh_anchor(step)
@@ -139,10 +148,10 @@ def refresh_anchor(self: Air, step: int):
     tr, c = self.trainer, self.config
     with tr.timer("anchor"):
         if self.learner.source_images is None:     # the source's embeddings, once, when the first anchor needs them
-            self.learner.start(encode_generator(tr.source, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast))
+            self.learner.start(encode_generator(tr.source, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast, c.anchor_resolution))
         if self.anchor_model is None: self.anchor_model = tr.noisy(tr.generator.reference_copy())   # made inside a step
         else: self.anchor_model.load_state_dict(tr.generator.state_dict())
-        anchor_images = encode_generator(self.anchor_model, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast)
+        anchor_images = encode_generator(self.anchor_model, tr.clip, self.w_prompt, c.encode_batch, c.encode_autocast, c.anchor_resolution)
         with tr.timer("prompt"): self.learner.update(anchor_images, progress=c.progress(step, tr.run), step=step)
         self.anchor_direction = self._adaptive_direction()
         self.learner.records[-1].direction_cos = float(F.cosine_similarity(self.anchor_direction, self.direction, dim=-1))

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01a_stylegan2.ipynb #d2dbd56c
 from __future__ import annotations
-import math
+import copy, math
 from typing import Sequence
 
 # %% auto #0
@@ -15,6 +15,7 @@ __all__ = ['setup_filter', 'upfirdn2d', 'upsample2d', 'lrelu_gain', 'EqualLinear
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 # %% ../../nbs/01a_stylegan2.ipynb #578c2ef6
 from ..core.base import ConfigError
@@ -235,6 +236,17 @@ def stylegan2_channels(resolution: int, channel_base: int = 32768, channel_max: 
     "Feature maps per block resolution: `min(channel_base // res, channel_max)` (config F: 512 up to 64 px, then halving)."
     return {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, int(math.log2(resolution)) + 1)}
 
+# %% ../../nbs/01a_stylegan2.ipynb #ca6921f0
+def _block_outputs(block, mode, fused, noise, x, img, ws) -> tuple:
+    "(x, img, *feature maps) of one synthesis block: a pure function of its inputs, as checkpointing needs."
+    feats = []
+    x, img = block(x, img, ws, mode, fused, noise, feats)
+    return (x, img, *feats)
+
+def _rows(m, start: int, size: int, n: int):
+    "Rows `start:start+size` of a per-sample noise map `(n, 1, H, W)`; a shared map (None, `(1, 1, H, W)` or `(H, W)`) as it is."
+    return m[start: start + size] if isinstance(m, torch.Tensor) and m.dim() == 4 and m.shape[0] == n and n > 1 else m
+
 # %% ../../nbs/01a_stylegan2.ipynb #953c7d52
 class _StyleGAN2Synthesis:
     "The synthesis side of `StyleGAN2Generator`: running its blocks, the moving average of `w`, its trainable layers."
@@ -243,13 +255,18 @@ class _StyleGAN2Synthesis:
         "Track the average style during GAN training: `w_avg = beta * w_avg + (1 - beta) * mean(w)`."
         self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, beta))
 
+    checkpoint_blocks: bool = False       # runtime options (`configure`): recompute each block in backward ...
+    micro_batch: int | None = None        # ... and run the blocks this many samples at a time
+
     def synthesize(self, latents: torch.Tensor, return_features: bool = False, noise_mode: str | None = None,
-                   fused_modconv: bool | None = None, noise_maps: Sequence[torch.Tensor] | None = None):
+                   fused_modconv: bool | None = None, noise_maps: Sequence[torch.Tensor] | None = None,
+                   max_resolution: int | None = None):
         """Images from W or W+ `latents`; with `return_features`, also `{name: output}` of every synthesis convolution,
         in forward order ('b4.conv1', 'b8.conv0', 'b8.conv1', ...). `noise_mode` None: fresh noise from `noise_rng`
         inside `random_noise(rng)`, else the stored noise ('const'); 'random' (from `noise_rng` if set, else torch's RNG)
         and 'none' as named. `noise_maps`: one given noise map per convolution (forward order), (N or 1, 1, H, W) or (H, W).
-        `fused_modconv` None: grouped conv for batch 1."""
+        `fused_modconv` None: grouped conv for batch 1. `max_resolution`: stop after that block and return its RGB sum
+        (the skip generator's image at that size). `checkpoint_blocks` / `micro_batch` (see `configure`) change memory, not values."""
         if noise_mode not in (None, "const", "random", "none"): raise ConfigError(f"noise_mode must be None, 'const', 'random' or 'none', got {noise_mode!r}.")
         ws = self.as_w_plus(latents)
         fused = ws.shape[0] == 1 if fused_modconv is None else fused_modconv
@@ -262,13 +279,43 @@ class _StyleGAN2Synthesis:
         elif mode == "random" and rng is not None:   # drawn where rng lives (the CPU for a CPU generator), moved by the layer
             maps = [torch.randn(ws.shape[0], 1, r, r, generator=rng, device=rng.device) for r in sizes]
         else: maps = [None] * len(sizes)
-        x = img = None; i = 0; feats = []
-        for res in self.block_resolutions:
-            block = getattr(self, f"b{res}")
-            x, img = block(x, img, ws[:, i: i + block.num_conv + 1], mode, fused, maps[len(feats): len(feats) + block.num_conv],
-                           feats)
-            i += block.num_conv
+        blocks = self._blocks_upto(max_resolution)
+        n, step = ws.shape[0], self.micro_batch or ws.shape[0]
+        if step >= n: img, feats = self._run_blocks(blocks, ws, maps, mode, fused)
+        else:                                   # per-sample work: the same images, `step` samples at a time
+            parts = [self._run_blocks(blocks, ws[s: s + step], [_rows(m, s, step, n) for m in maps], mode, fused) for s in range(0, n, step)]
+            img = torch.cat([p[0] for p in parts])
+            feats = [torch.cat([p[1][k] for p in parts]) for k in range(len(parts[0][1]))]
         return (img, dict(zip(self.trainable_layers(), feats))) if return_features else img
+
+    def _blocks_upto(self, max_resolution: int | None) -> list[int]:
+        if max_resolution is None: return list(self.block_resolutions)
+        if max_resolution not in self.block_resolutions:
+            raise ConfigError(f"max_resolution={max_resolution}: choose one of this generator's block sizes {self.block_resolutions}.")
+        return [r for r in self.block_resolutions if r <= max_resolution]
+
+    def _run_blocks(self, blocks: list[int], ws, maps, mode, fused) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        "The image after the blocks `blocks` and every convolution's output; each block checkpointed with `checkpoint_blocks` (when gradients are on)."
+        x = img = None; i = 0; feats = []
+        ckpt = self.checkpoint_blocks and torch.is_grad_enabled()
+        for res in blocks:
+            block = getattr(self, f"b{res}")
+            args = (block, mode, fused, maps[len(feats): len(feats) + block.num_conv], x, img, ws[:, i: i + block.num_conv + 1])
+            out = torch.utils.checkpoint.checkpoint(_block_outputs, *args, use_reentrant=False) if ckpt else _block_outputs(*args)
+            x, img = out[0], out[1]; feats += out[2:]
+            i += block.num_conv
+        return img, feats
+
+    def configure(self, checkpoint_blocks: bool | None = None, micro_batch: int | None = None):
+        """A copy of this generator with runtime options that change memory, not images: `checkpoint_blocks` keeps only each
+        synthesis block's inputs for backward and recomputes the block there (`torch.utils.checkpoint`); `micro_batch` runs
+        the blocks that many samples at a time (with checkpointing, backward then recomputes one micro-batch of one block at a time)."""
+        if micro_batch is not None and (int(micro_batch) != micro_batch or micro_batch < 1):
+            raise ConfigError(f"micro_batch={micro_batch}: a whole number >= 1, or None (the whole batch at once).")
+        g = copy.deepcopy(self)
+        if checkpoint_blocks is not None: g.checkpoint_blocks = bool(checkpoint_blocks)
+        if micro_batch is not None: g.micro_batch = int(micro_batch)
+        return g
 
     @property
     def conv_resolutions(self) -> list[int]:
