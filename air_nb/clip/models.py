@@ -94,7 +94,7 @@ def encode_text(self: Clip, texts: str | Sequence[str], normalize: bool = True) 
     "Text features `(N, D)`, L2-normalised unless `normalize=False`."
     return self.model.encode_text(self.tokenize(texts), normalize=normalize).float()
 
-# %% ../../nbs/02a_clip.ipynb #58cea33f
+# %% ../../nbs/02a_clip.ipynb #d152d645
 @patch
 def unknown_words(self: Clip, text: str) -> list[str]:
     """The words of `text` this CLIP was never trained on (in order, once each): empty for an open-vocabulary CLIP.

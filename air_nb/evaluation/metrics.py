@@ -74,13 +74,15 @@ def inception_feature_extractor(weights: str | os.PathLike | None = None, device
 
 def _inception(output: str, dim: int, weights, device) -> FeatureExtractor:
     "torch-fidelity's Inception-v3 (through torchmetrics) giving `output` ('2048': pool features, 'logits_unbiased': class logits)."
+    measure = "Inception Score" if output.startswith("logits") else "FID"
     path = _find_local_weights(str(weights or INCEPTION_WEIGHTS), lambda: (
-        f"FID Inception weights {str(weights or INCEPTION_WEIGHTS)!r} not found in {weights_dir()}, the package's "
-        f"weights or {_torch_hub_checkpoints()}. Download {INCEPTION_URL} on a machine with internet and copy it "
-        f"to {weights_dir()}/ (or set $AIR_NB_WEIGHTS, or pass the file path). Meanwhile use another named "
-        "extractor (judge, CLIP): its FID is not comparable with the papers'."))
+        f"The Inception weights of {measure} ({str(weights or INCEPTION_WEIGHTS)!r}) were not found in {weights_dir()}, the package's "
+        f"weights or {_torch_hub_checkpoints()}.\n"
+        f"  1. Download {INCEPTION_URL} on a machine with internet access.\n"
+        f"  2. Copy it to {weights_dir()}/ (or set $AIR_NB_WEIGHTS, or pass the file path as weights=).\n"
+        f"Meanwhile use another named extractor (judge, CLIP): its {measure} is not comparable with the papers'."))
     try: from torchmetrics.image.fid import NoTrainInceptionV3
-    except ImportError as e: raise ConfigError("Inception FID needs torch-fidelity: pip install torch-fidelity") from e
+    except ImportError as e: raise ConfigError(f"Inception {measure} needs torch-fidelity: pip install torch-fidelity") from e
     net = NoTrainInceptionV3(name="inception-v3-compat", features_list=[output], feature_extractor_weights_path=str(path)).to(get_device(device))
     # the network expects uint8 images 0..255 and resizes to 299 itself
     to_u8 = lambda x: x.float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_runs.ipynb #0762579b
 from __future__ import annotations
-import json, os
+import json, os, queue, threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -19,9 +19,9 @@ from ..methods.base import METHODS, RunConfig, legacy_values
 __all__ = ['CONFIG', 'LOSSES', 'TIMINGS', 'METRICS', 'GENERATOR', 'CHECKPOINTS', 'SAMPLES', 'CONFIG_FORMAT',
            'LEGACY_RENAMED_VALUES', 'WORLD_OF_CLIP', 'SNAPSHOTS', 'write_config', 'read_config_doc', 'read_config',
            'is_finished', 'generator_path', 'is_run_folder', 'find_runs', 'checkpoints', 'latest_checkpoint',
-           'checksum_path', 'save_checkpoint', 'load_checkpoint', 'newest_intact_checkpoint',
-           'remove_stale_temporaries', 'snapshot_path', 'snapshots', 'write_losses', 'save_samples', 'sample_grids',
-           'grid_step', 'write_json', 'read_json']
+           'checkpoint_file', 'checksum_path', 'save_checkpoint', 'load_checkpoint', 'newest_intact_checkpoint',
+           'remove_stale_temporaries', 'snapshot_path', 'snapshots', 'write_losses', 'BackgroundWriter', 'save_samples',
+           'sample_grids', 'grid_step', 'write_json', 'read_json']
 
 # %% ../../nbs/04_runs.ipynb #b285782d
 CONFIG, LOSSES, TIMINGS, METRICS = "config.json", "losses.csv", "timings.json", "metrics.json"
@@ -127,6 +127,11 @@ def latest_checkpoint(run: str | os.PathLike) -> Path | None:
     found = checkpoints(run)
     return found[-1] if found else None
 
+# %% ../../nbs/04_runs.ipynb #78ee5c04
+def checkpoint_file(run: str | os.PathLike, step: int) -> Path:
+    "Where the checkpoint after iteration `step` is written."
+    return Path(run) / CHECKPOINTS / f"step_{int(step):06d}.pt"
+
 # %% ../../nbs/04_runs.ipynb #78e3ea1a
 def checksum_path(checkpoint: str | os.PathLike) -> Path:
     "Where the SHA-256 of a checkpoint is kept (a checkpoint killed before it was written has none and is read unverified)."
@@ -134,7 +139,7 @@ def checksum_path(checkpoint: str | os.PathLike) -> Path:
 
 def save_checkpoint(run: str | os.PathLike, state: dict, step: int, keep: int = 2) -> Path:
     "Write `state` as the checkpoint of `step` with its SHA-256 beside it (`<name>.sha256`), then delete all but the newest `keep`."
-    path = atomic_torch_save(state, Path(run) / CHECKPOINTS / f"step_{step:06d}.pt")
+    path = atomic_torch_save(state, checkpoint_file(run, step))
     atomic_write(checksum_path(path), lambda f: f.write(file_sha256(path) + "\n"), mode="w")   # read back: no second copy in memory
     for old in checkpoints(run)[:-keep]: old.unlink(missing_ok=True); checksum_path(old).unlink(missing_ok=True)
     return path
@@ -187,6 +192,40 @@ def snapshots(run: str | os.PathLike) -> dict[int, Path]:
 def write_losses(run: str | os.PathLike, history: list[dict]) -> Path:
     "Write `losses.csv` (atomically) with the union of the rows' keys (`core.write_csv`); missing values are empty."
     return write_csv(history, Path(run) / LOSSES)
+
+# %% ../../nbs/04_runs.ipynb #97e4769a
+class BackgroundWriter:
+    "Runs writes in order on one worker thread; at most `max_pending` wait, so a slow disk holds training back rather than memory filling."
+    def __init__(self, max_pending: int = 1):
+        self._jobs: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, write: Callable, *args, **kwargs) -> None:
+        "Queue `write(*args, **kwargs)`; first raises the error of an earlier write, if one failed."
+        self.raise_error()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="air_nb-writer", daemon=True)
+            self._thread.start()
+        self._jobs.put((write, args, kwargs))
+
+    def _work(self):
+        while True:
+            write, args, kwargs = self._jobs.get()
+            try:
+                if self._error is None: write(*args, **kwargs)     # after a failure, later writes are dropped: the error is raised first
+            except BaseException as e: self._error = e
+            finally: self._jobs.task_done()
+
+    def wait(self, raise_error: bool = True) -> None:
+        "Block until every queued write is done; raise the first failure (unless `raise_error=False`, while another error is on its way)."
+        self._jobs.join()
+        if raise_error: self.raise_error()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
 
 # %% ../../nbs/04_runs.ipynb #4c7d2770
 def save_samples(run: str | os.PathLike, images: torch.Tensor, step: int, nrow: int) -> Path:

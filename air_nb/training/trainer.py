@@ -26,7 +26,7 @@ from .presets import PRESETS, PRESET_GROUPS, PAPER_SETTINGS, DIFFUSION_PAPER_SET
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'get_method', 'TrainConfig', 'make_config', 'fields_for', 'config_from_dict', 'config_from_run',
            'load_run_clip', 'AdaptationDiverged', 'AdaptResult', 'vocabulary_warning', 'default_interval', 'Trainer',
-           'adapt']
+           'copied_state', 'adapt']
 
 # %% ../../nbs/04b_trainer.ipynb #8259879b
 def get_method(name: str) -> type[Method]:
@@ -67,7 +67,7 @@ def _route(values: dict, method_cls: type[Method]) -> TrainConfig:
     if hasattr(method, "check"): method.check(run)
     return TrainConfig(run, method, ignored)
 
-# %% ../../nbs/04b_trainer.ipynb #87727b70
+# %% ../../nbs/04b_trainer.ipynb #22d1cc35
 _NOT_A_CHANGE = {"preset", "notes", "out_dir", "device", "snapshots", "keep_checkpoints", "sample_every", "checkpoint_every"}
 
 def _notes_with_changes(cfg: "TrainConfig", preset: str) -> str:
@@ -175,7 +175,7 @@ class AdaptResult:
 _IGNORED_ON_RESUME = {"out_dir", "device", "notes", "snapshots"}   # snapshots: which generators are kept, not how the run trains
 CHECKPOINT_FORMAT = 2
 
-# %% ../../nbs/04b_trainer.ipynb #fb366b0b
+# %% ../../nbs/04b_trainer.ipynb #673aa817
 def vocabulary_warning(clip: Clip, source: str | None, target: str | None) -> str | None:
     "What to tell a user whose source or target text uses words `clip` was never trained on (None: nothing to tell)."
     unknown = clip.unknown_words(" ".join(t for t in (source, target) if t))
@@ -184,7 +184,7 @@ def vocabulary_warning(clip: Clip, source: str | None, target: str | None) -> st
             f"embeds {target!r}, but the direction means nothing and the run will not move toward it. "
             f"Words it knows: {', '.join(sorted(clip.vocabulary))}.")
 
-# %% ../../nbs/04b_trainer.ipynb #6d642ad1
+# %% ../../nbs/04b_trainer.ipynb #c1d39ac8
 def default_interval(iterations: int, natural: int | None = None, megabytes: float = 0.0, megabytes_per_iteration: float = 20.0, floor: int = 5) -> int:
     """Iterations between two writes of a file of `megabytes` in a run of `iterations`: about ten per run (or the method's
     `natural` interval when longer), never more often than every `floor` iterations, and for big files no more than
@@ -202,6 +202,8 @@ class Trainer:
         self.timers: dict[str, float] = {"train": 0.0, "hooks": 0.0, "io": 0.0}
         self.history: list[dict] = []
         self.start = 0
+        self.writer = runs.BackgroundWriter()       # checkpoints and sample grids reach the disk while training goes on
+        self.log_every = 10                         # iterations between reads of the logged values from the device (progress, NaN check)
 
     @contextlib.contextmanager
     def timer(self, name: str):
@@ -389,16 +391,53 @@ def load_state_dict(self: Trainer, state: dict):
     self.method.load_state_dict(state["method"])
     self.history, self.timers, self.start = state["history"], state["timers"], int(state["step"])
 
+# %% ../../nbs/04b_trainer.ipynb #69084d22
+_PENDING = "_pending_values"
+
+def _read_values(rows: list[dict], trainer: Trainer) -> None:
+    "Fill `rows`' logged values from their device tensors (one sync for all) and stop with a message at a non-finite loss."
+    pending = [(row, item) for row in rows for item in row.pop(_PENDING, [])]
+    if not pending: return
+    values = iter(torch.cat([v for _, (_, _, v) in pending]).tolist())
+    for row, (phase, keys, _) in pending:
+        for key in keys: row[key] = next(values)
+    for row, (phase, keys, _) in pending:
+        if not math.isfinite(row[keys[0]]):
+            trainer.writer.wait(raise_error=False)
+            last = runs.latest_checkpoint(trainer.out) if trainer.out is not None else None
+            raise AdaptationDiverged(f"the {phase} loss became {row[keys[0]]} at iteration {row['iteration'] - 1} ({trainer.run.method}, "
+                                     f"lr={trainer.run.lr}); last good checkpoint: {last or 'none (no out_dir or none written yet)'}. "
+                                     "Lower lr, or check the generator and CLIP weights.")
+
+@patch
+def flush_log(self: Trainer) -> None:
+    "Read every deferred value of `history` from the device (one sync); raises `AdaptationDiverged` at a non-finite loss."
+    _read_values(self.history[getattr(self, "_flushed", 0):], self)
+    self._flushed = len(self.history)
+
+# %% ../../nbs/04b_trainer.ipynb #7202ec68
+def copied_state(obj):
+    "A copy of `obj` whose tensors are detached CPU copies and whose lists and dicts are new (nothing shared with the live run)."
+    if isinstance(obj, torch.Tensor): return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict): return {k: copied_state(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(copied_state(v) for v in obj)
+    return obj
+
+def _write_checkpoint(out: Path, state: dict, step: int, keep: int) -> None:
+    runs.save_checkpoint(out, state, step, keep)
+    runs.write_losses(out, state["history"])
+
 # %% ../../nbs/04b_trainer.ipynb #a6cbb7d0
 @patch
 def checkpoint(self: Trainer, step: int) -> Path | None:
     if self.out is None: return None
+    self.flush_log()                                    # a diverged loss stops the run before its weights are saved
     with self.timer("io"):
         bad = [n for n, p in self.generator.named_parameters() if not torch.isfinite(p).all()]
         if bad: raise AdaptationDiverged(f"generator weights became NaN/inf by iteration {step} ({bad[:3]}...); the last good checkpoint is kept.")
-        path = runs.save_checkpoint(self.out, self._state_dict(step), step, self.run.keep_checkpoints)
-        runs.write_losses(self.out, self.history)
-    return path
+        state = copied_state(self._state_dict(step))       # the weights change with the next step while the copy is written
+        self.writer.submit(_write_checkpoint, self.out, state, step, self.run.keep_checkpoints)
+    return runs.checkpoint_file(self.out, step)
 
 # %% ../../nbs/04b_trainer.ipynb #73bc5e5c
 @patch
@@ -407,13 +446,17 @@ def save_samples(self: Trainer, step: int):
     with self.timer("io"), torch.no_grad():
         adapted = self.output(self.sample_z, self.run.sample_truncation).cpu()
         self.last_samples = (step, adapted)                             # finish reuses them when the output has not moved since
-        runs.save_samples(self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
+        self.writer.submit(runs.save_samples, self.out, torch.cat([self.source_samples, adapted]), step, nrow=self.run.n_samples)
 
 # %% ../../nbs/04b_trainer.ipynb #23822650
 @patch
-def step(self: Trainer, t: int) -> dict:
-    "Iteration `t` (0-based): hooks, batch, each phase's losses and optimiser step, EMA; returns the iteration's row."
-    with self.noise(): return self._step(t)
+def step(self: Trainer, t: int, defer: bool = False) -> dict:
+    """Iteration `t` (0-based): hooks, batch, each phase's losses and optimiser step, EMA; returns the iteration's row.
+    With `defer`, the row's logged values stay on the device until `flush_log` reads them all at once (the loop does so
+    every `log_every` iterations: no host sync inside a step)."""
+    with self.noise(): row = self._step(t)
+    if not defer: _read_values([row], self)
+    return row
 
 @patch
 def _step(self: Trainer, t: int) -> dict:
@@ -421,7 +464,7 @@ def _step(self: Trainer, t: int) -> dict:
     t0 = time.perf_counter()
     z = torch.randn(self.run.batch, self.source.z_dim, generator=self.rng).to(self.device)
     with torch.no_grad(): batch = {"z": z, "latents": self.source.latents(z, self.run.truncation)}
-    row, weights = {"iteration": t + 1}, self.method.loss_weights()
+    row, weights, pending = {"iteration": t + 1}, self.method.loss_weights(), []
     for phase in self.method.phases:
         terms = self.method.losses(phase, t, batch)
         if not terms: continue                                           # e.g. a lazy regulariser between its iterations
@@ -429,27 +472,23 @@ def _step(self: Trainer, t: int) -> dict:
         for name, term in terms.items():
             weighted = weights.get(name, 1.0) * term
             loss = weighted if loss is None else loss + weighted
-        values = torch.stack([x.detach().double().reshape(()) for x in (loss, *terms.values())]).tolist()   # one device sync for every logged value
-        if not math.isfinite(values[0]):
-            last = runs.latest_checkpoint(self.out) if self.out is not None else None
-            raise AdaptationDiverged(f"the {phase} loss became {values[0]} at iteration {t} ({self.run.method}, lr={self.run.lr}); "
-                                     f"last good checkpoint: {last or 'none (no out_dir or none written yet)'}. "
-                                     "Lower lr, or check the generator and CLIP weights.")
         opt = self.optimizers[self.method.optimizer_of(phase)]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for g in opt.param_groups for p in g["params"]]
         norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])   # clip_grad_norm_'s norm, without its multiply by 1
         if self.run.grad_clip: torch.nn.utils.clip_grads_with_norm_(params, self.run.grad_clip, norm)
-        grad_norm = float(norm)
         opt.step()
         prefix = "" if phase == self.method.main_phase else f"{phase}_"
-        row.update({f"{prefix}loss": values[0], **{f"{prefix}{k}": v for k, v in zip(terms, values[1:])}, f"{prefix}grad_norm": grad_norm})
+        keys = [f"{prefix}loss", *(f"{prefix}{k}" for k in terms), f"{prefix}grad_norm"]
+        row.update(dict.fromkeys(keys))                                  # the columns' order; the values are read later, all at once
+        pending.append((phase, keys, torch.stack([x.detach().double().reshape(()) for x in (loss, *terms.values(), norm)])))
     self.ema.ema_update(self.generator, self.run.ema_decay)               # once per iteration, after every phase (as the code)
     self.method.after_step(t)
     dt = time.perf_counter() - t0
     self.timers["train"] += dt
-    return {**row, **self.method.log(), "seconds": dt}
+    return {**row, **self.method.log(), "seconds": dt, _PENDING: pending}
+
 
 # %% ../../nbs/04b_trainer.ipynb #745eb540
 @patch
@@ -463,25 +502,36 @@ def fit(self: Trainer, resume: bool = True, stop_after: int | None = None, callb
     iters, every = self.run.iterations, self.checkpoint_every
     bar = progress_bar(range(self.start, iters), initial=self.start, total=iters, disable=not self.progress,
                desc=f"{self.run.method} {self.run.source} -> {self.run.target}")
+    try:
+        self._loop(bar, iters, every, stop_after, callback)
+    except BaseException:
+        self.writer.wait(raise_error=False)           # the files already handed over are complete before the error goes up
+        raise
+    bar.close()
+    return self.finish()
+
+@patch
+def _loop(self: Trainer, bar, iters: int, every: int, stop_after: int | None, callback) -> None:
     with _DeferredInterrupt() as interrupt:
         for t in bar:
-            self.history.append(self.step(t))
-            if self.progress: bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}", **self.method.log())
+            self.history.append(self.step(t, defer=True))
             done = t + 1
+            if callback is not None or done % self.log_every == 0 or done == iters:
+                self.flush_log()
+                if self.progress: bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}", **self.method.log(), refresh=False)
             if callback is not None: callback(self, done)
             if done % self.sample_every == 0 or done == iters: self.save_samples(done)
             if self.out is not None and done in self.run.snapshots:   # before the checkpoint: a resumed run never misses one
                 runs.snapshot_path(self.out, done).parent.mkdir(exist_ok=True); self.output.save(runs.snapshot_path(self.out, done))
             if done % every == 0 or done == iters: self.checkpoint(done)
             if interrupt.hit:
-                path = self.checkpoint(done) if done % every else (runs.latest_checkpoint(self.out) if self.out else None)
+                path = self.checkpoint(done) if done % every else (runs.checkpoint_file(self.out, done) if self.out else None)
+                self.writer.wait()
                 raise KeyboardInterrupt(f"interrupted after iteration {done}; resumable checkpoint: {path}. "
                                         "Run again with the same out_dir to continue.")
             if stop_after is not None and stop_after <= done < iters:
                 if done % every: self.checkpoint(done)
                 break
-    bar.close()
-    return self.finish()
 
 # %% ../../nbs/04b_trainer.ipynb #d7669852
 @patch
@@ -497,6 +547,8 @@ def _timings(self: Trainer) -> dict:
 @patch
 def finish(self: Trainer) -> AdaptResult:
     "Write the final files (the generator only when every iteration is done) and return the result."
+    self.flush_log()
+    self.writer.wait()                               # the last checkpoint and grids are on disk before the run counts as done
     timings, artifacts = self._timings(), self.method.artifacts()
     finished_before = getattr(self, "resumed_at", 0) >= self.run.iterations and self.out is not None and (self.out / runs.TIMINGS).exists()
     if finished_before: timings = runs.read_json(self.out, runs.TIMINGS)     # nothing ran now: the run's own timings stand
