@@ -47,6 +47,7 @@ class LineProgress(tqdm):
         self.line, self.keep = DisplayLine(handle), leave
         kwargs.setdefault("ncols", 110)
         kwargs.setdefault("mininterval", 0.5)
+        kwargs.setdefault("ascii", False)          # a file without an encoding would make tqdm fall back to '#' bars
         super().__init__(*args, file=self.line, leave=True, **kwargs)
 
     def close(self):
