@@ -10,3 +10,14 @@ def test_playground_autorun(tmp_path):
     found = runs.find_runs(tmp_path / "pg")
     assert len(found) == 1 and runs.is_finished(found[0])
     assert "iteration 10 / 10" in (tmp_path / "out.ipynb").read_text()
+
+
+def test_the_widget_comes_first():
+    "A reader sees the widget at the top: only the short parameter cell comes before it, and it holds no logic."
+    import json
+    from helpers import NBS
+    code = [c for c in json.loads((NBS / "playground.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", [])
+    assert "Playground(" in "".join(code[1]["source"])
+    assert len(code[0]["source"]) + len(code[1]["source"]) <= 10
+    assert not any(k in "".join(code[0]["source"] + code[1]["source"]) for k in ("def ", "lambda", "widgets."))
