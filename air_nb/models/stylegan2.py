@@ -281,9 +281,10 @@ class _StyleGAN2Synthesis:
         else: maps = [None] * len(sizes)
         blocks = self._blocks_upto(max_resolution)
         n, step = ws.shape[0], self.micro_batch or ws.shape[0]
-        if step >= n: img, feats = self._run_blocks(blocks, ws, maps, mode, fused)
+        if step >= n: img, feats = self._run_blocks(blocks, ws, maps, mode, fused, return_features)
         else:                                   # per-sample work: the same images, `step` samples at a time
-            parts = [self._run_blocks(blocks, ws[s: s + step], [_rows(m, s, step, n) for m in maps], mode, fused) for s in range(0, n, step)]
+            parts = [self._run_blocks(blocks, ws[s: s + step], [_rows(m, s, step, n) for m in maps], mode, fused, return_features)
+                     for s in range(0, n, step)]
             img = torch.cat([p[0] for p in parts])
             feats = [torch.cat([p[1][k] for p in parts]) for k in range(len(parts[0][1]))]
         return (img, dict(zip(self.trainable_layers(), feats))) if return_features else img
@@ -294,15 +295,17 @@ class _StyleGAN2Synthesis:
             raise ConfigError(f"max_resolution={max_resolution}: choose one of this generator's block sizes {self.block_resolutions}.")
         return [r for r in self.block_resolutions if r <= max_resolution]
 
-    def _run_blocks(self, blocks: list[int], ws, maps, mode, fused) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        "The image after the blocks `blocks` and every convolution's output; each block checkpointed with `checkpoint_blocks` (when gradients are on)."
+    def _run_blocks(self, blocks: list[int], ws, maps, mode, fused, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The image after the blocks `blocks` and (`keep`) every convolution's output, which otherwise are freed as soon as
+        the next layer has run; each block checkpointed with `checkpoint_blocks` (when gradients are on)."""
         x = img = None; i = 0; feats = []
         ckpt = self.checkpoint_blocks and torch.is_grad_enabled()
         for res in blocks:
             block = getattr(self, f"b{res}")
-            args = (block, mode, fused, maps[len(feats): len(feats) + block.num_conv], x, img, ws[:, i: i + block.num_conv + 1])
+            args = (block, mode, fused, maps[i: i + block.num_conv], x, img, ws[:, i: i + block.num_conv + 1])
             out = torch.utils.checkpoint.checkpoint(_block_outputs, *args, use_reentrant=False) if ckpt else _block_outputs(*args)
-            x, img = out[0], out[1]; feats += out[2:]
+            x, img = out[0], out[1]
+            if keep: feats += out[2:]
             i += block.num_conv
         return img, feats
 

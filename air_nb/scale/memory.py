@@ -12,7 +12,7 @@ from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..core.base import get_device, ConfigError
-from ..clip.models import Clip, load_clip
+from ..clip.models import Clip, load_clip, tiny_random_clip
 from ..models.generators import Generator
 from ..models.stylegan2 import StyleGAN2Generator
 from ..methods.air import encode_generator
@@ -246,7 +246,7 @@ def format_account(r: dict) -> str:
 CSV_FIELDS = ("levers", "method", "resolution", "batch", "layer_selection", "auto_layer_k", "clip_dtype", "opt_checkpoint_blocks",
               "opt_micro_batch", "opt_encode_batch", "opt_auto_layer_batch", "opt_selection_on_meta", "generator_copies", "generator_weights", "clip_weights",
               "grads", "adam_state", "adam_state_all", "saved_step", "saved_layer_selection", "saved_anchor", "peak_step",
-              "peak_layer_selection", "peak_anchor", "peak", "steady_peak", "losses")
+              "peak_layer_selection", "peak_anchor", "peak", "steady_peak", "cuda_peak_step", "cuda_peak_layer_selection", "cuda_peak_anchor", "losses")
 
 def append_csv(path: str | Path, rows: list[dict]) -> Path:
     "Append `rows` to the CSV `path` (header when new)."
