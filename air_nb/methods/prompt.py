@@ -261,12 +261,11 @@ def _session(self: AnchorPromptLearner, anchor_images: torch.Tensor, progress: f
             single = reference_text[0] if len(reference_text) == 1 else F.normalize(reference_text.mean(0), dim=-1)
             loss_fn = lambda: prompt_alignment_loss(offsets, self.prompt(progress)[0], single)
     opt = torch.optim.Adam(params, lr=self.lr, eps=1e-8 * self.copies)   # `copies` identical contexts = one with eps * copies
-    first = last = None
-    for _ in range(self.steps):
+    first = None
+    for i in range(self.steps):
         loss = loss_fn()
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        first = loss.item() if first is None else first
-        last = loss.item()
+        if i == 0: first = loss.item()      # the one host read of the session: on a GPU every read waits for the queue
     with torch.no_grad(): last = loss_fn().item() if self.steps else float("nan")
     return (first if first is not None else float("nan")), last
 

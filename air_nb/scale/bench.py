@@ -6,13 +6,14 @@
 from __future__ import annotations
 import argparse, copy, datetime, json, os, platform, resource, subprocess, sys, tempfile, time, warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..core.base import get_device, MissingWeightsError
-from ..clip.models import Clip, load_clip
+from ..clip.models import Clip, load_clip, tiny_random_clip
 from ..models.generators import Generator, load_generator
 from ..models.stylegan2 import StyleGAN2Generator
 from ..methods.air import AirConfig
@@ -25,10 +26,11 @@ from ..models.guided_diffusion import P2_FLAGS
 from .flops import compose, format_composed, ASSUMED_TFLOPS, count_flops, forward_flops, run_flops   # nbs/07a_flops; importable from here too
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'DIFFUSION_ROWS', 'peak_memory_mb', 'bare_seconds', 'BenchSetting', 'default_settings',
-           'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row', 'unit_costs',
-           'compose_paper_runs', 'estimator_agreement', 'summarise_agreement', 'format_agreement', 'diffusion_row',
-           'format_diffusion_row', 'bench_diffusion', 'describe_machine', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'DIFFUSION_ROWS', 'GPU_SUITE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting',
+           'default_settings', 'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row',
+           'unit_costs', 'compose_paper_runs', 'estimator_agreement', 'summarise_agreement', 'format_agreement',
+           'diffusion_row', 'format_diffusion_row', 'bench_diffusion', 'describe_machine', 'suite_resolution',
+           'gpu_suite', 'format_suite_row', 'write_suite', 'main']
 
 # %% ../../nbs/07b_bench.ipynb #0efb3b87
 def _sync(device: torch.device):
@@ -377,6 +379,134 @@ def describe_machine(device: torch.device) -> str:
     load = f", load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs" if hasattr(os, "getloadavg") else ""
     return f"{datetime.date.today().isoformat()}, device {device} ({name}), {torch.get_num_threads()} threads, torch {torch.__version__}{load}"
 
+# %% ../../nbs/07b_bench.ipynb #0e1b9989
+GPU_SUITE = {"full": dict(resolutions=(256, 1024), compose_resolutions=(512, 1024), iterations={256: 20, 1024: 10}, prompt_latents=64,
+                          prompt_steps=50, reps=3, encode_images=16, unit_prompt_steps=20, memory_resolution=1024, budget_s=360),
+             "tiny": dict(resolutions=(32,), compose_resolutions=(32,), iterations={32: 4}, prompt_latents=4,
+                          prompt_steps=2, reps=1, encode_images=2, unit_prompt_steps=2, memory_resolution=32, budget_s=120)}
+
+# %% ../../nbs/07b_bench.ipynb #45ae3e94
+def _suite_models(resolution: int, device: torch.device, tiny: bool) -> tuple[Generator, Clip, str]:
+    "A random-weight config-F StyleGAN2 and ViT-B/32 (`tiny`: a narrow StyleGAN2 and the tiny CLIP), and the CLIP's config name."
+    torch.manual_seed(0)
+    if tiny:
+        G = StyleGAN2Generator(resolution, z_dim=32, w_dim=32, n_mapping=1, channel_base=4 * resolution, channel_max=32)
+        return G.to(device).eval(), tiny_random_clip(device), "tiny-random"
+    return StyleGAN2Generator(resolution).to(device).eval(), load_clip("ViT-B-32", None, device), "ViT-B-32"
+
+# %% ../../nbs/07b_bench.ipynb #3509fe06
+def _peak_reset(device: torch.device):
+    if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
+
+def suite_resolution(resolution: int, device: torch.device, tiny: bool = False) -> dict:
+    "The GPU suite's figures at one resolution: bare, NADA and AIR seconds per iteration with their peaks, and the unit costs."
+    s = GPU_SUITE["tiny" if tiny else "full"]
+    G, clip, clip_name = _suite_models(resolution, device, tiny)
+    cfg = dict(generator="in-memory", source="photo", target="sketch", clip_model=clip_name, clip_pretrained=None, batch=2,
+               iterations=s["iterations"][resolution], prompt_latents=s["prompt_latents"], prompt_steps=s["prompt_steps"],
+               auto_layer_k=3, n_samples=2, **({"templates": "single"} if tiny else {}))
+    out = {"part": "resolution", "resolution": resolution, "batch": 2, "auto_layer_k": 3, "iterations": cfg["iterations"],
+           "prompt_latents": cfg["prompt_latents"], "prompt_steps": cfg["prompt_steps"]}
+    _peak_reset(device)
+    out["bare_s_per_it"], out["bare_cpu_s_per_it"] = bare_seconds(G, clip, batch=2, reps=s["reps"], warmup=1)
+    out["bare_peak_mb"] = peak_memory_mb(device)
+    for method in ("nada", "air"):
+        _peak_reset(device)
+        wall, cpu, t = _loop_seconds(G, clip, cfg, method, device)
+        out.update({f"{method}_s_per_it": wall, f"{method}_cpu_s_per_it": cpu, f"{method}_peak_mb": peak_memory_mb(device),
+                    f"{method}_anchor_seconds": t.get("anchor_seconds", 0.0), f"{method}_prompt_seconds": t.get("prompt_seconds", 0.0)})
+    basis = "cpu" if device.type == "cpu" else ""
+    key = lambda m: out[f"{m}_cpu_s_per_it" if basis else f"{m}_s_per_it"]
+    out.update(basis="cpu time" if basis else "wall time", loop_over_bare=key("nada") / key("bare"), air_over_nada=key("air") / key("nada"))
+    out.update({f"unit_{k}": v for k, v in unit_costs(G, clip, encode_images=s["encode_images"], prompt_steps=s["unit_prompt_steps"],
+                                                       reps=s["reps"]).items()})
+    return out
+
+# %% ../../nbs/07b_bench.ipynb #f9882f24
+def _suite_compose(units: dict[int, dict], prompt_latents: tuple[int, ...] = (1000,)) -> list[dict]:
+    "AIR / NADA of the paper runs composed from the units measured at their resolutions (`units[resolution]`)."
+    rows = []
+    for name, run in PAPER_RUNS.items():
+        res = run["resolution"] if run["resolution"] in units else max(units)
+        u = units[res]
+        with torch.device("meta"): num_ws = StyleGAN2Generator(run["resolution"]).num_ws
+        for n in prompt_latents:
+            c = compose(u, run["iterations"], run["auto_layer_k"], num_ws, prompt_latents=n)
+            rows.append({"part": "compose", "setting": name, "units_at": res, "prompt_latents": n, **u, **c})
+    return rows
+
+# %% ../../nbs/07b_bench.ipynb #885a1bef
+def _suite_memory(resolution: int, device: torch.device, tiny: bool) -> list[dict]:
+    "The memory account at `resolution` (layer selection k = 3; levers 'none' and 'all'), run in its own process."
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "air_nb.scale.memory", "--resolution", str(resolution), "--selection", "3", "--levers", "none", "all",
+               "--device", str(device), "--csv", f"{tmp}/m.csv"] + (["--small"] if tiny else [])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode: return [{"part": "memory", "error": (p.stderr.strip().splitlines() or ["?"])[-1][:300]}]
+        import csv
+        with open(f"{tmp}/m.csv") as f: return [{"part": "memory", **r} for r in csv.DictReader(f)]
+
+# %% ../../nbs/07b_bench.ipynb #4221992b
+def gpu_suite(device=None, tiny: bool = False, out: str | os.PathLike | None = "reports/bench") -> list[dict]:
+    "`--gpu-suite`: every part above, printed, and appended (a dated section with the device's name) to `out`."
+    device, s, t0 = get_device(device), GPU_SUITE["tiny" if tiny else "full"], time.perf_counter()
+    rows, skipped = [], []
+    def time_left(part):
+        if time.perf_counter() - t0 < s["budget_s"]: return True
+        skipped.append(part); print(f"{part}: skipped (the suite's time budget of {s['budget_s']} s is spent)", flush=True); return False
+    for res in s["resolutions"]:
+        if time_left(f"{res} px"):
+            rows.append(suite_resolution(res, device, tiny)); print(format_suite_row(rows[-1]), flush=True)
+    units = {r["resolution"]: {k[5:]: v for k, v in r.items() if k.startswith("unit_")} for r in rows}
+    for res in s["compose_resolutions"]:
+        if res not in units and time_left(f"units at {res} px"):
+            G, clip, _ = _suite_models(res, device, tiny)
+            units[res] = unit_costs(G, clip, encode_images=s["encode_images"], prompt_steps=s["unit_prompt_steps"], reps=s["reps"])
+    if units:
+        for r in _suite_compose(units): rows.append(r); print(format_suite_row(r), flush=True)
+    if time_left("memory account"):
+        for r in _suite_memory(s["memory_resolution"], device, tiny): rows.append(r); print(format_suite_row(r), flush=True)
+    rows.append({"part": "total", "seconds": time.perf_counter() - t0, "skipped": skipped})
+    print(format_suite_row(rows[-1]), flush=True)
+    if out is not None: write_suite(rows, out, device, tiny)
+    return rows
+
+# %% ../../nbs/07b_bench.ipynb #40804f64
+def format_suite_row(r: dict) -> str:
+    "One printed line (and table row) of the GPU suite."
+    if r["part"] == "resolution":
+        return (f"{r['resolution']} px, batch 2, k = 3 ({r['basis']}): s/it bare {r['bare_s_per_it']:.4f}, NADA {r['nada_s_per_it']:.4f}, "
+                f"AIR {r['air_s_per_it']:.4f}; loop/bare {r['loop_over_bare']:.2f}, AIR/NADA {r['air_over_nada']:.2f}; peak MiB bare "
+                f"{r['bare_peak_mb']:.0f}, NADA {r['nada_peak_mb']:.0f}, AIR {r['air_peak_mb']:.0f}; units: iteration {r['unit_iteration']:.4f} s, "
+                f"layer selection {r['unit_layer_selection']:.4f}, reference {r['unit_reference']:.4f}, anchor image {r['unit_anchor_image']:.5f}, "
+                f"prompt step {r['unit_prompt_step']:.5f}")
+    if r["part"] == "compose":
+        return (f"composed {r['setting']} (units at {r['units_at']} px, {r['prompt_latents']} prompt latents): NADA {r['nada_s'] / 3600:.3f} h, "
+                f"AIR {r['air_s'] / 3600:.3f} h, AIR/NADA {r['air_over_nada']:.2f}")
+    if r["part"] == "memory":
+        if "error" in r: return f"memory account: failed ({r['error']})"
+        gib = lambda k: f"{float(r[k]) / 2**30:.2f}" if r.get(k) not in (None, "") else "n/a"
+        return (f"memory {r['method']} {r['resolution']} px k={r['auto_layer_k']} levers {r['levers']!r}: counted peak {gib('peak')} GiB "
+                f"(step {gib('peak_step')}, layer selection {gib('peak_layer_selection')}, anchor {gib('peak_anchor')}); CUDA max allocated: "
+                f"step {gib('cuda_peak_step')}, layer selection {gib('cuda_peak_layer_selection')}, anchor {gib('cuda_peak_anchor')} GiB "
+                "(the anchor's CUDA figure embeds 2 latents; the counted one adds the encode_batch embedding on meta tensors)")
+    return f"suite: {r['seconds']:.0f} s" + (f", skipped: {', '.join(r['skipped'])}" if r["skipped"] else "")
+
+# %% ../../nbs/07b_bench.ipynb #1048cf19
+def write_suite(rows: list[dict], out: str | os.PathLike, device: torch.device, tiny: bool = False) -> Path:
+    "Append a dated section (date, device name, command, one line per row) to `out/gpu_suite.md`, and the rows to `out/gpu_suite.jsonl`."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    cmd = "python -m air_nb.scale.bench --gpu-suite" + (" --tiny" if tiny else "")
+    lines = [f"## {stamp}: {name}{' (tiny models: checks the script, not figures)' if tiny else ''}", "",
+             f"{describe_machine(device)}. Command: `{cmd}`.", ""] + [f"- {format_suite_row(r)}" for r in rows] + [""]
+    md = out / "gpu_suite.md"
+    with md.open("a") as f: f.write("\n".join(lines) + "\n")
+    with (out / "gpu_suite.jsonl").open("a") as f:
+        for r in rows: f.write(json.dumps({"date": stamp, "device": name, "tiny": tiny, **r}, default=str) + "\n")
+    return md
+
 # %% ../../nbs/07b_bench.ipynb #d9ea699c
 def _parser() -> argparse.ArgumentParser:
     "The command line's parser: the settings' options here, the other modes' in `_add_mode_arguments`."
@@ -405,6 +535,9 @@ def _add_mode_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--estimator-counts", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--diffusion", action="store_true", help="the diffusion rows: shapes-diffusion and a 256 px ADM, full-chain vs last-step gradient")
     ap.add_argument("--diffusion-steps", type=int, default=10, help="solver steps of the diffusion rows (the sampler's 10; fewer for a quick CPU figure)")
+    ap.add_argument("--gpu-suite", action="store_true", help="the prepared GPU script: s/it, units, compositions and memory at 256 / 1024 px (see GPU_SUITE)")
+    ap.add_argument("--tiny", action="store_true", help="with --gpu-suite: tiny models (seconds on a CPU; checks the script)")
+    ap.add_argument("--out", default="reports/bench", help="with --gpu-suite: the folder gpu_suite.md / gpu_suite.jsonl are appended to")
     return ap
 
 # %% ../../nbs/07b_bench.ipynb #087d9cc4
@@ -461,10 +594,12 @@ def _print_summary(settings: list[dict]):
 # %% ../../nbs/07b_bench.ipynb #e20e6ea9
 def main(argv: list[str] | None = None) -> list[dict]:
     """`python -m air_nb.scale.bench [--iterations N] [--prompt-latents N] [--prompt-steps N] [--paper-scale] [--stylegan2-1024 {auto,yes,no}]
-    [--reps N] [--device D] [--fewshot-iterations N] [--estimator [PRESET ...]] [--compose | --full] [--compose-latents N ...]`"""
+    [--reps N] [--device D] [--fewshot-iterations N] [--estimator [PRESET ...]] [--compose | --full] [--compose-latents N ...]
+    [--gpu-suite [--tiny] [--out DIR]]`"""
     args = _parser().parse_args(argv)
     device = get_device(args.device)
     print(describe_machine(device), flush=True)
+    if args.gpu_suite: return gpu_suite(device, args.tiny, args.out)
     if args.compose: return compose_paper_runs(device, args.only, tuple(args.compose_latents))
     if args.diffusion: return bench_diffusion(device, args.only, args.diffusion_steps, min(args.reps, 2))
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
