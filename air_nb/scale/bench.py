@@ -20,17 +20,19 @@ from ..methods.air import AirConfig
 from ..training.trainer import Trainer, adapt, fields_for, load_run_clip, make_config
 from ..methods.nada import select_layers
 from ..methods.air import encode_generator
+from ..methods.losses import unit_mean_direction
 from ..methods.prompt import AnchorPromptLearner
 from ..models.diffusion import adm_generator
 from ..models.guided_diffusion import P2_FLAGS
 from .flops import compose, format_composed, ASSUMED_TFLOPS, count_flops, forward_flops, run_flops   # nbs/07a_flops; importable from here too
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'DIFFUSION_ROWS', 'GPU_SUITE', 'peak_memory_mb', 'bare_seconds', 'BenchSetting',
-           'default_settings', 'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot', 'format_fewshot_row',
-           'unit_costs', 'compose_paper_runs', 'estimator_agreement', 'summarise_agreement', 'format_agreement',
-           'diffusion_row', 'format_diffusion_row', 'bench_diffusion', 'describe_machine', 'suite_resolution',
-           'gpu_suite', 'format_suite_row', 'write_suite', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'RESOLUTION_1024', 'DIFFUSION_ROWS', 'GPU_SUITE', 'peak_memory_mb', 'bare_seconds',
+           'BenchSetting', 'default_settings', 'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot',
+           'format_fewshot_row', 'unit_costs', 'compose_paper_runs', 'estimator_agreement', 'summarise_agreement',
+           'format_agreement', 'resolution_agreement', 'summarise_resolution', 'anchor_resolution_rows',
+           'format_resolution', 'diffusion_row', 'format_diffusion_row', 'bench_diffusion', 'describe_machine',
+           'suite_resolution', 'gpu_suite', 'format_suite_row', 'write_suite', 'main']
 
 # %% ../../nbs/07b_bench.ipynb #0efb3b87
 def _sync(device: torch.device):
@@ -311,6 +313,100 @@ def format_agreement(preset: str, s: dict) -> str:
             f"direction_cos {s['direction_cos']} vs the paper's count {s['direction_cos_reference']}; "
             f"|mean unit offset| min {s['min_mean_offset_norm']:.3f}")
 
+# %% ../../nbs/07b_bench.ipynb #db2f21c7
+def _adaptive_of(m, text: torch.Tensor) -> torch.Tensor:
+    "The adaptive direction AIR method `m` would use for anchor text feature `text`."
+    if m.config.directions == "code": return unit_mean_direction(m.target_templates.to(text) - text)
+    return F.normalize(m.target_text - text, dim=-1)
+
+# %% ../../nbs/07b_bench.ipynb #5bb359b8
+def _resolution_rows(tr, state: dict, resolutions: list[int], setting: str, seed: int) -> list[dict]:
+    "One row per resolution for the anchor AIR has just made (`state`: the `fast` learner, the state before, the low embeddings)."
+    m = tr.method; L = m.learner
+    state["seen"], prev, rec = len(L.records), dict(state["prev"]), L.records[-1]
+    for k in ("source_images", "previous_images"):
+        if prev[k] is None: prev[k] = L.source_images
+    full, base = L.previous_images, prev["previous_images"]
+    c = m.config; rows = []
+    for r in resolutions:
+        enc = lambda G: encode_generator(G, tr.clip, m.w_prompt, c.encode_batch, c.encode_autocast, r)
+        if r not in state["low"]: state["low"][r] = state["low_source"][r] = enc(tr.source)
+        low = enc(m.anchor_model)
+        fast = state["fast"]
+        fast.load_state_dict({**prev, "previous_images": state["low"][r], "source_images": state["low_source"][r]})
+        with torch.enable_grad(): fast.update(low, progress=rec.progress, step=rec.step)
+        mean = lambda a, b: F.normalize(F.normalize((a - b).float(), dim=-1).mean(0), dim=0)
+        rows.append({"setting": setting, "seed": seed, "anchor": rec.anchor, "step": rec.step, "resolution": r,
+                     "full_resolution": m.anchor_model.resolution, "latents": len(m.w_prompt),
+                     "offset_cos": float(mean(low, state["low"][r]) @ mean(full, base)),
+                     "adaptive_cos": float(F.cosine_similarity(_adaptive_of(m, fast.text), _adaptive_of(m, L.text), dim=-1)),
+                     "direction_cos": float(F.cosine_similarity(_adaptive_of(m, fast.text), m.direction, dim=-1)),
+                     "direction_cos_reference": rec.direction_cos})
+        state["low"][r] = low
+    return rows
+
+# %% ../../nbs/07b_bench.ipynb #ebbb2536
+def resolution_agreement(setting: str, resolutions: tuple[int, ...], seed: int = 0, device=None, generator=None, clip=None,
+                         **overrides) -> list[dict]:
+    """AIR on `setting` (a preset, or a label when `generator` / `clip` and `overrides` give the run) with seed `seed`; at every
+    anchor, per lower resolution: `offset_cos` and `adaptive_cos` of the criterion above, and both `direction_cos`."""
+    rows, state = [], {"low": {}, "low_source": {}}
+    def on_iteration(tr, done):
+        L = tr.method.learner
+        if "fast" not in state: state.update(fast=copy.deepcopy(L, {id(tr.clip): tr.clip}), prev=L.state_dict(), seen=0)
+        if len(L.records) == state["seen"]: return
+        rows.extend(_resolution_rows(tr, state, list(resolutions), setting, seed))
+        state["prev"] = L.state_dict()
+    cfg = dict(overrides, **({} if generator is not None else {"preset": setting}))
+    adapt(cfg, method="air", seed=seed, device=str(get_device(device)), progress=False, callback=on_iteration, generator=generator, clip=clip)
+    return rows
+
+# %% ../../nbs/07b_bench.ipynb #3d7d8ad2
+def summarise_resolution(rows: list[dict]) -> list[dict]:
+    "Per setting and resolution: the worst offset and adaptive-direction cosines over anchors and seeds, and whether the criterion holds."
+    out = []
+    for key in dict.fromkeys((r["setting"], r["resolution"]) for r in rows):
+        rs = [r for r in rows if (r["setting"], r["resolution"]) == key]
+        lo, ad = min(r["offset_cos"] for r in rs), min(r["adaptive_cos"] for r in rs)
+        out.append({"setting": key[0], "resolution": key[1], "full_resolution": rs[0]["full_resolution"], "seeds": len({r["seed"] for r in rs}),
+                    "anchors": len(rs), "latents": rs[0]["latents"], "min_offset_cos": lo, "min_adaptive_cos": ad, "passes": lo >= 0.99 and ad >= 0.99})
+    return out
+
+# %% ../../nbs/07b_bench.ipynb #4d317124
+RESOLUTION_1024 = dict(source="photo", target="sketch", clip_model="ViT-B-32", clip_pretrained=None, iterations=6, t_thresh=0.34, t_int=0.17,
+                       prompt_latents=8, prompt_steps=20, encode_batch=4, n_samples=1, batch=2, generator="in-memory StyleGAN2Generator (1024 px)")
+
+def anchor_resolution_rows(settings: list[str], resolutions: tuple[int, ...], seeds: tuple[int, ...], device=None, csv_path=None) -> list[dict]:
+    "`--anchor-resolution`: `resolution_agreement` per setting and seed (rows appended to `csv_path` after each run), then the summaries, printed."
+    device, rows = get_device(device), []
+    for setting in settings:
+        for seed in seeds:
+            if setting == "stylegan2-1024":
+                torch.manual_seed(seed)
+                got = resolution_agreement(setting, resolutions, seed, device, StyleGAN2Generator(1024).to(device).eval(),
+                                           load_clip("ViT-B-32", None, device), **RESOLUTION_1024)
+            else: got = resolution_agreement(setting, resolutions, seed, device)
+            rows += got
+            if csv_path: _append_rows(csv_path, got)
+            print(f"{setting} seed {seed}: " + "; ".join(f"{r['resolution']} px anchor {r['anchor']}: offset cos {r['offset_cos']:.4f}, "
+                                                           f"adaptive cos {r['adaptive_cos']:.4f}" for r in got), flush=True)
+    for s in summarise_resolution(rows): print(format_resolution(s), flush=True)
+    return rows
+
+# %% ../../nbs/07b_bench.ipynb #7a356965
+def _append_rows(path, rows: list[dict]) -> None:
+    import csv
+    path = Path(path); new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        if new: w.writeheader()
+        w.writerows(rows)
+
+def format_resolution(s: dict) -> str:
+    return (f"anchor images at {s['resolution']} of {s['full_resolution']} px on {s['setting']} ({s['seeds']} seeds, {s['anchors']} anchors, "
+            f"{s['latents']} latents): offset cos min {s['min_offset_cos']:.4f}, adaptive-direction cos min {s['min_adaptive_cos']:.4f}; "
+            f"criterion (both >= 0.99): {'passes' if s['passes'] else 'fails'}")
+
 # %% ../../nbs/07b_bench.ipynb #784b0d1e
 DIFFUSION_ROWS = ("shapes-diffusion", "adm-256-p2")
 
@@ -535,6 +631,11 @@ def _add_mode_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--estimator-counts", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--diffusion", action="store_true", help="the diffusion rows: shapes-diffusion and a 256 px ADM, full-chain vs last-step gradient")
     ap.add_argument("--diffusion-steps", type=int, default=10, help="solver steps of the diffusion rows (the sampler's 10; fewer for a quick CPU figure)")
+    ap.add_argument("--anchor-resolution", nargs="+", default=None, metavar="SETTING",
+                    help="anchor images at lower synthesis resolutions vs full size (presets, or stylegan2-1024)")
+    ap.add_argument("--resolutions", type=int, nargs="+", default=[256], help="with --anchor-resolution: the lower resolutions")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="with --anchor-resolution: the seeds")
+    ap.add_argument("--csv", default=None, help="with --anchor-resolution: append the rows to this CSV")
     ap.add_argument("--gpu-suite", action="store_true", help="the prepared GPU script: s/it, units, compositions and memory at 256 / 1024 px (see GPU_SUITE)")
     ap.add_argument("--tiny", action="store_true", help="with --gpu-suite: tiny models (seconds on a CPU; checks the script)")
     ap.add_argument("--out", default="reports/bench", help="with --gpu-suite: the folder gpu_suite.md / gpu_suite.jsonl are appended to")
@@ -600,6 +701,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     device = get_device(args.device)
     print(describe_machine(device), flush=True)
     if args.gpu_suite: return gpu_suite(device, args.tiny, args.out)
+    if args.anchor_resolution: return anchor_resolution_rows(args.anchor_resolution, tuple(args.resolutions), tuple(args.seeds), device, args.csv)
     if args.compose: return compose_paper_runs(device, args.only, tuple(args.compose_latents))
     if args.diffusion: return bench_diffusion(device, args.only, args.diffusion_steps, min(args.reps, 2))
     if args.paper_scale: args.iterations, args.prompt_latents, args.prompt_steps = PAPER_SCALE.values()
