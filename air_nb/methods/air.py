@@ -20,7 +20,7 @@ from .nada import Nada, NadaConfig
 from .base import register_method
 
 # %% auto #0
-__all__ = ['ANCHOR_LATENTS', 'AirConfig', 'encode_generator', 'anchor_latents', 'Air']
+__all__ = ['ANCHOR_LATENTS', 'AirConfig', 'encode_generator', 'anchor_latents', 'Air', 'first_adaptive_iteration']
 
 # %% ../../nbs/03d_air.ipynb #fe55283e
 ANCHOR_LATENTS = ("mean_latent", "w_avg")   # where the fixed latents are truncated toward
@@ -195,4 +195,13 @@ def artifacts(self: Air) -> dict:
 @patch
 def checkpoint_every(self: Air): return self.config.interval_iter(self.run)
 @patch
-def resolved(self: Air): return {"thresh_iter": self.config.thresh_iter(self.run), "interval_iter": self.config.interval_iter(self.run)}
+def resolved(self: Air):
+    return {"thresh_iter": self.config.thresh_iter(self.run), "interval_iter": self.config.interval_iter(self.run),
+            "adaptive_from_iteration": first_adaptive_iteration(self.config, self.run)}
+
+def first_adaptive_iteration(c: AirConfig, run) -> int | None:
+    "The first iteration (1-based, as `losses.csv` counts) whose loss has the adaptive term: an anchor exists and $t_{thresh}$ is passed (None: never)."
+    thresh, interval = c.thresh_iter(run), c.interval_iter(run)
+    first_anchor = interval if c.anchors_from == "start" else -(-max(thresh, 1) // interval) * interval
+    step = max(first_anchor, thresh if c.adaptive_from == "anchor" else thresh + 1)
+    return step + 1 if step < run.iterations and c.adaptive_weight != 0 else None

@@ -61,17 +61,17 @@ def _number(v) -> str:
 def loss_status(trainer, done: int) -> str:
     "One HTML line: iteration, total loss, each weighted term, the method's counters; terms that start later say when."
     row, method = trainer.history[-1], trainer.method
-    starts = method.resolved().get("thresh_iter")
+    starts = method.resolved().get("adaptive_from_iteration")       # AIR: the first iteration with its adaptive term
     parts = [f"<b>iteration {done} / {trainer.run.iterations}</b>", f"loss {_number(row.get('loss'))}"]
     for term, weight in method.loss_weights().items():
         value = row.get(term)
         if value is None and not weight: continue              # a term this configuration switches off
-        later = value is None and starts is not None and done <= starts
-        parts.append(f"{html.escape(term)} {'from iteration ' + str(starts + 1) if later else _number(value)}")
+        later = value is None and starts is not None and done < starts
+        parts.append(f"{html.escape(term)} {'from iteration ' + str(starts) if later else _number(value)}")
     parts += [f"{html.escape(str(k))} {html.escape(_number(v))}" for k, v in method.log().items()]
     line = " · ".join(parts)
-    if starts is not None and 0 < starts < trainer.run.iterations:
-        line += (f"<br><small>the adaptive term joins the total loss after iteration {starts}: the total jumps there by design, "
+    if starts is not None:
+        line += (f"<br><small>the adaptive term joins the total loss at iteration {starts}: the total jumps there by design, "
                  "it is not divergence.</small>")
     return line
 
