@@ -20,7 +20,7 @@ from ..training.trainer import Trainer, make_config, fields_for
 
 # %% auto #0
 __all__ = ['GIB', 'LEVERS', 'CSV_FIELDS', 'LiveMemory', 'embedding_transient', 'selection_transient', 'account_step',
-           'account_rows', 'format_account', 'append_csv', 'main']
+           'account_rows', 'format_account', 'lever_agreement', 'append_csv', 'main']
 
 # %% ../../nbs/07c_memory.ipynb #8deefc1b
 GIB = 2 ** 30
@@ -242,6 +242,35 @@ def format_account(r: dict) -> str:
             f"layer selection {g('saved_layer_selection')}; peaks: step {g('peak_step')}, layer selection {g('peak_layer_selection')}, "
             f"anchor {g('peak_anchor')}; peak {g('peak')}, steady {g('steady_peak')} GiB; losses {json.dumps({k: round(v, 6) for k, v in r['losses'].items()})}")
 
+# %% ../../nbs/07c_memory.ipynb #37adb4d3
+def lever_agreement(make_models, method: str = "nada", levers=tuple(LEVERS), iterations: int = 10, device=None, **overrides) -> list[dict]:
+    """Per lever set: the largest absolute difference of any logged loss from the run without levers, the layers selected
+    (if any) in how many iterations alike, and the largest absolute difference of the output generators' images.
+    `make_models(device)` -> (generator, clip), called afresh for each run."""
+    device, runs = get_device(device), {}
+    for name in ("none", *[l for l in levers if l != "none"]):
+        opts = LEVERS[name]
+        G, clip = make_models(device)
+        if opts.get("clip_dtype") == "bf16": clip.model.to(torch.bfloat16)
+        gen = {k: opts[k] for k in ("checkpoint_blocks", "micro_batch") if opts.get(k)} or None
+        cfg = dict(method=method, source="photo", target="sketch", clip_model=clip.name, clip_pretrained=None, iterations=iterations,
+                   batch=2, n_samples=2, device=str(device), generator_options=gen, **overrides)
+        if method == "air" and "encode_batch" in opts: cfg["encode_batch"] = opts["encode_batch"]
+        from air_nb.training.trainer import adapt
+        r = adapt(fields_for(cfg, method), clip=clip, generator=G, progress=False)
+        with torch.no_grad(): images = r.generator(r.generator.sample_z(4, 123)).float()
+        runs[name] = (r.history, images)
+    base_h, base_i = runs["none"]
+    terms = [k for k in base_h[0] if k == "loss" or k in ("direction", "adaptive", "global")]
+    out = []
+    for name, (h, images) in runs.items():
+        out.append({"levers": name, "method": method, "iterations": iterations,
+                    "max_loss_diff": max(abs(a[k] - b[k]) for a, b in zip(h, base_h) for k in terms),
+                    "mean_loss_diff": sum(abs(a["loss"] - b["loss"]) for a, b in zip(h, base_h)) / len(h),
+                    "same_layers": sum(a.get("layers") == b.get("layers") for a, b in zip(h, base_h)),
+                    "max_image_diff": float((images - base_i).abs().max())})
+    return out
+
 # %% ../../nbs/07c_memory.ipynb #2d6c842e
 CSV_FIELDS = ("levers", "method", "resolution", "batch", "layer_selection", "auto_layer_k", "clip_dtype", "opt_checkpoint_blocks",
               "opt_micro_batch", "opt_encode_batch", "opt_auto_layer_batch", "opt_selection_on_meta", "generator_copies", "generator_weights", "clip_weights",
@@ -268,12 +297,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     ap.add_argument("--selection-on-meta", action="store_true", help="count layer selection's 8-image pass on meta tensors (the real run selects from 1)")
     ap.add_argument("--small", action="store_true", help="a narrow StyleGAN2 and the tiny CLIP (seconds; for tests)")
+    ap.add_argument("--agreement", type=int, default=0, metavar="ITERATIONS",
+                    help="instead of the account: lever_agreement of NADA and AIR runs this long (--resolution: a config-F StyleGAN2 of that size, ViT-B-32)")
     ap.add_argument("--csv", default=None)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
     torch.set_num_threads(1) if a.device == "cpu" else None
     if a.selection_on_meta:
         for v in LEVERS.values(): v["selection_on_meta"] = True
+    if a.agreement:
+        def make(d):
+            torch.manual_seed(0)
+            return StyleGAN2Generator(a.resolution).to(d).eval(), load_clip("ViT-B-32", None, d)
+        rows = []
+        for m in a.methods:
+            extra = dict(auto_layer_k=a.selection[-1] or None, **({"t_thresh": 0.5, "prompt_latents": 16, "prompt_steps": 10} if m == "air" else {}))
+            for r in lever_agreement(make, m, tuple(a.levers), a.agreement, a.device, **extra):
+                print(json.dumps({**r, "resolution": a.resolution, "auto_layer_k": extra["auto_layer_k"]}), flush=True); rows.append(r)
+        return rows
     rows = []
     for lever in a.levers:
         got = account_rows(a.resolution, a.batch, tuple(a.methods), tuple(k or None for k in a.selection), (lever,), a.device, a.small)
