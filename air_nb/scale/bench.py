@@ -27,12 +27,13 @@ from ..models.guided_diffusion import P2_FLAGS
 from .flops import compose, format_composed, ASSUMED_TFLOPS, count_flops, forward_flops, run_flops   # nbs/07a_flops; importable from here too
 
 # %% auto #0
-__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'RESOLUTION_1024', 'DIFFUSION_ROWS', 'GPU_SUITE', 'peak_memory_mb', 'bare_seconds',
-           'BenchSetting', 'default_settings', 'real_intervals', 'bench_setting', 'format_row', 'bench_fewshot',
-           'format_fewshot_row', 'unit_costs', 'compose_paper_runs', 'estimator_agreement', 'summarise_agreement',
-           'format_agreement', 'resolution_agreement', 'summarise_resolution', 'anchor_resolution_rows',
-           'format_resolution', 'diffusion_row', 'format_diffusion_row', 'bench_diffusion', 'describe_machine',
-           'suite_resolution', 'gpu_suite', 'format_suite_row', 'write_suite', 'main']
+__all__ = ['PAPER_SCALE', 'PAPER_RUNS', 'LOW_RES_FRACTION', 'RESOLUTION_1024', 'DIFFUSION_ROWS', 'GPU_SUITE', 'peak_memory_mb',
+           'bare_seconds', 'BenchSetting', 'default_settings', 'real_intervals', 'bench_setting', 'format_row',
+           'bench_fewshot', 'format_fewshot_row', 'unit_costs', 'compose_paper_runs', 'estimator_verdict',
+           'format_verdict', 'estimator_agreement', 'summarise_agreement', 'format_agreement', 'resolution_agreement',
+           'summarise_resolution', 'anchor_resolution_rows', 'format_resolution', 'diffusion_row',
+           'format_diffusion_row', 'bench_diffusion', 'describe_machine', 'suite_resolution', 'gpu_suite',
+           'format_suite_row', 'write_suite', 'main']
 
 # %% ../../nbs/07b_bench.ipynb #0efb3b87
 def _sync(device: torch.device):
@@ -204,8 +205,9 @@ def _timed(fn, device, reps: int = 2) -> float:
 
 # %% ../../nbs/07b_bench.ipynb #294eb9cb
 def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, encode_images: int = 4, prompt_steps: int = 5, reps: int = 2,
-               layer_selection: bool = True) -> dict:
-    "Seconds of the units a NADA / AIR run is made of, for `G` and `clip` (see above); `layer_selection=False` skips that unit (0)."
+               layer_selection: bool = True, anchor_resolution: int | None = None) -> dict:
+    """Seconds of the units a NADA / AIR run is made of, for `G` and `clip` (see above); `layer_selection=False` skips that unit (0);
+    with `anchor_resolution`, also `anchor_image_low`: one anchor image synthesised only up to that size."""
     device = G.w_avg.device
     wall, cpu = bare_seconds(G, clip, batch=batch, reps=reps, warmup=1)
     z = torch.randn(max(batch, encode_images), G.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
@@ -218,7 +220,9 @@ def unit_costs(G: Generator, clip: Clip, batch: int = 2, select_batch: int = 8, 
             "layer_selection": _timed(lambda: select_layers(G, clip, text, 1, 1, select_batch), device, reps) if layer_selection else 0.0,
             "reference": _timed(lambda: encode_generator(G, clip, ws[:batch], batch), device, reps),
             "anchor_image": _timed(lambda: encode_generator(G, clip, ws[:encode_images], encode_images), device, reps) / encode_images,
-            "prompt_step": _timed(lambda: learner.update(feats + 0.01, progress=0.6), device, reps) / prompt_steps}
+            "prompt_step": _timed(lambda: learner.update(feats + 0.01, progress=0.6), device, reps) / prompt_steps,
+            **({"anchor_image_low": _timed(lambda: encode_generator(G, clip, ws[:encode_images], encode_images, max_resolution=anchor_resolution),
+                                           device, reps) / encode_images} if anchor_resolution else {})}
 
 # %% ../../nbs/07b_bench.ipynb #69652ac0
 def _composed_rows(name: str, run: dict, units: dict, num_ws: int, prompt_latents: tuple[int, ...], basis: str) -> list[dict]:
@@ -232,18 +236,55 @@ def _composed_rows(name: str, run: dict, units: dict, num_ws: int, prompt_latent
     return rows
 
 # %% ../../nbs/07b_bench.ipynb #2e9de84f
-def compose_paper_runs(device=None, only: str = "", prompt_latents: tuple[int, ...] = (1000,)) -> list[dict]:
+def compose_paper_runs(device=None, only: str = "", prompt_latents: tuple[int, ...] = (1000,),
+                       anchor_csv: str | os.PathLike | None = "reports/bench/anchor_resolution.csv") -> list[dict]:
     """`--compose`: the units on random-weight config-F StyleGAN2s (512 and 1024 px) + ViT-B/32, and the composed paper runs,
-    once for each number of prompt latents per anchor in `prompt_latents` (the paper's is 1000)."""
+    once for each number of prompt latents per anchor in `prompt_latents` (the paper's is 1000); then the same with anchor
+    images at a quarter of the size, with the criterion's figures from `anchor_csv` (`--anchor-resolution` rows) and which
+    estimator they choose."""
     device = get_device(device)
     clip = load_clip("ViT-B-32", None, device)
-    rows = []
+    verdict = estimator_verdict(anchor_csv)
+    print(format_verdict(verdict), flush=True)
+    rows, basis = [], "cpu" if device.type == "cpu" else "wall"
     for name, r in [(n, r) for n, r in PAPER_RUNS.items() if only in n]:
         torch.manual_seed(0)
         G = StyleGAN2Generator(r["resolution"]).to(device).eval()
-        units = unit_costs(G, clip, layer_selection=r["auto_layer_k"] < G.num_ws)   # (k = num_ws: no selection step in the run)
-        rows += _composed_rows(name, r, units, G.num_ws, prompt_latents, "cpu" if device.type == "cpu" else "wall")
+        low = r["resolution"] // LOW_RES_FRACTION
+        units = unit_costs(G, clip, layer_selection=r["auto_layer_k"] < G.num_ws, anchor_resolution=low)   # (k = num_ws: no selection step in the run)
+        low_unit = units.pop("anchor_image_low")
+        paper = _composed_rows(name, r, units, G.num_ws, prompt_latents, basis)
+        rows += [dict(x, estimator="paper", chosen=not (verdict and verdict["passes"])) for x in paper]
+        lows = _composed_rows(f"{name} (anchor images at {low} px)", r, dict(units, anchor_image=low_unit), G.num_ws, prompt_latents, basis)
+        rows += [dict(x, estimator=f"{low} px", chosen=bool(verdict and verdict["passes"])) for x in lows]
+    for x in rows:
+        if x["chosen"] and x["prompt_latents"] == max(prompt_latents):
+            print(f"chosen estimator ({x['estimator']}): {x['setting']}: AIR/NADA {x['air_over_nada']:.2f}", flush=True)
     return rows
+
+# %% ../../nbs/07b_bench.ipynb #e2f56392
+LOW_RES_FRACTION = 4      # anchor images at 1/4 of the full size: 256 px for a 1024 px generator
+
+def estimator_verdict(csv_path: str | os.PathLike | None, fraction: int = LOW_RES_FRACTION) -> dict | None:
+    "The criterion over every setting measured at 1/`fraction` of full size in `csv_path`: worst cosines, settings, verdict; None if none."
+    if csv_path is None or not Path(csv_path).exists(): return None
+    import csv
+    with open(csv_path) as f:
+        rows = [dict(r, offset_cos=float(r["offset_cos"]), adaptive_cos=float(r["adaptive_cos"]), resolution=int(r["resolution"]),
+                     full_resolution=int(r["full_resolution"]), seed=int(r["seed"])) for r in csv.DictReader(f)]
+    rows = [r for r in rows if r["full_resolution"] == fraction * r["resolution"]]
+    if not rows: return None
+    s = summarise_resolution(rows)
+    return {"fraction": fraction, "settings": [x["setting"] for x in s], "anchors": sum(x["anchors"] for x in s),
+            "min_offset_cos": min(x["min_offset_cos"] for x in s), "min_adaptive_cos": min(x["min_adaptive_cos"] for x in s),
+            "passes": all(x["passes"] for x in s), "per_setting": s}
+
+def format_verdict(v: dict | None) -> str:
+    if v is None: return "anchor images at a lower resolution: criterion not measured (run --anchor-resolution); the paper's estimator is used"
+    return (f"anchor images at 1/{v['fraction']} of full size, criterion (offset cos and adaptive-direction cos >= 0.99 at every anchor): "
+            f"{'passes' if v['passes'] else 'fails'} over {', '.join(v['settings'])} ({v['anchors']} anchors): offset cos min "
+            f"{v['min_offset_cos']:.4f}, adaptive cos min {v['min_adaptive_cos']:.4f}; "
+            + ("this estimator is chosen" if v["passes"] else "the paper's estimator (full size) stays"))
 
 # %% ../../nbs/07b_bench.ipynb #c3a66b50
 def _fast_prompt(fast, prev: dict, anchor: torch.Tensor, n: int, rec):
