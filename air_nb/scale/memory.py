@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--small", action="store_true", help="a narrow StyleGAN2 and the tiny CLIP (seconds; for tests)")
     ap.add_argument("--agreement", type=int, default=0, metavar="ITERATIONS",
                     help="instead of the account: lever_agreement of NADA and AIR runs this long (--resolution: a config-F StyleGAN2 of that size, ViT-B-32)")
-    ap.add_argument("--csv", default=None)
+    ap.add_argument("--csv", default=None, help="append the rows here (CSV; JSON lines with --agreement)")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
     torch.set_num_threads(1) if a.device == "cpu" else None
@@ -313,7 +313,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for m in a.methods:
             extra = dict(auto_layer_k=a.selection[-1] or None, **({"t_thresh": 0.5, "prompt_latents": 16, "prompt_steps": 10} if m == "air" else {}))
             for r in lever_agreement(make, m, tuple(a.levers), a.agreement, a.device, **extra):
-                print(json.dumps({**r, "resolution": a.resolution, "auto_layer_k": extra["auto_layer_k"]}), flush=True); rows.append(r)
+                line = json.dumps({**r, "resolution": a.resolution, "auto_layer_k": extra["auto_layer_k"]})
+                print(line, flush=True); rows.append(r)
+                if a.csv:
+                    with open(a.csv, "a") as f: f.write(line + "\n")
         return rows
     rows = []
     for lever in a.levers:
