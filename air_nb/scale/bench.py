@@ -415,7 +415,7 @@ def summarise_resolution(rows: list[dict]) -> list[dict]:
 
 # %% ../../nbs/07b_bench.ipynb #4d317124
 RESOLUTION_1024 = dict(source="photo", target="sketch", clip_model="ViT-B-32", clip_pretrained=None, iterations=6, t_thresh=0.34, t_int=0.17,
-                       prompt_latents=8, prompt_steps=20, encode_batch=4, n_samples=1, batch=2, generator="in-memory StyleGAN2Generator (1024 px)")
+                       prompt_latents=8, prompt_steps=20, encode_batch=4, n_samples=1, batch=2)
 
 def anchor_resolution_rows(settings: list[str], resolutions: tuple[int, ...], seeds: tuple[int, ...], device=None, csv_path=None) -> list[dict]:
     "`--anchor-resolution`: `resolution_agreement` per setting and seed (rows appended to `csv_path` after each run), then the summaries, printed."
