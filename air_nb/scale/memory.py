@@ -198,7 +198,7 @@ def _account_row(method, tr, mem, row, options, batch, k, G, clip) -> dict:
         out["peak_layer_selection"] = max(out["peak_layer_selection"], mem.entry.get("layer_selection", 0)
                                           + selection_transient(tr.generator, clip, int(options.get("auto_layer_batch", 8))))
     if method == "air":      # the embedding of `encode_batch` fixed latents, on top of what the anchor phase ended with
-        eb = int(options.get("encode_batch", tr.method.config.encode_batch))
+        eb = int(options.get("encode_batch", type(tr.method.config)().encode_batch))   # the method's default, not the cheap run's 2
         out["encode_batch"] = eb
         out["peak_anchor"] = max(out["peak_anchor"], mem.peaks.get("anchor", 0) + embedding_transient(tr.generator, clip, eb, options.get("anchor_resolution")))
     out["peak"] = max(out[f"peak_{ph}"] for ph in ("step", "layer_selection", "anchor"))
