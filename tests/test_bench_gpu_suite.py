@@ -18,7 +18,7 @@ def test_gpu_suite_tiny_runs_and_appends_a_section(tmp_path):
     parts = [r["part"] for r in rows]
     assert parts.count("resolution") == 1 and parts.count("compose") == 2 and parts.count("total") == 1, parts
     mem = [r for r in rows if r["part"] == "memory"]
-    assert len(mem) == 4 and all("error" not in r and float(r["peak"]) > 0 for r in mem), mem[:1]
+    assert len(mem) == 6 and all("error" not in r and float(r["peak"]) > 0 for r in mem), mem[:1]
     res = [r for r in rows if r["part"] == "resolution"]
     assert all(r["nada_s_per_it"] > 0 and r["air_s_per_it"] > 0 and r["unit_prompt_step"] > 0 for r in res)
     assert not any(r["skipped"] for r in rows if r["part"] == "total")

@@ -574,9 +574,9 @@ def _suite_compose(units: dict[int, dict], prompt_latents: tuple[int, ...] = (10
 
 # %% ../../nbs/07b_bench.ipynb #885a1bef
 def _suite_memory(resolution: int, device: torch.device, tiny: bool) -> list[dict]:
-    "The memory account at `resolution` (layer selection k = 3; levers 'none' and 'all'), run in its own process."
+    "The memory account at `resolution` (layer selection k = 3; levers 'none', 'checkpointing' and 'all'), run in its own process."
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "air_nb.scale.memory", "--resolution", str(resolution), "--selection", "3", "--levers", "none", "all",
+        cmd = [sys.executable, "-m", "air_nb.scale.memory", "--resolution", str(resolution), "--selection", "3", "--levers", "none", "checkpointing", "all",
                "--device", str(device), "--csv", f"{tmp}/m.csv"] + (["--small"] if tiny else [])
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode: return [{"part": "memory", "error": (p.stderr.strip().splitlines() or ["?"])[-1][:300]}]
