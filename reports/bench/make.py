@@ -79,7 +79,7 @@ def tables():
     dog, human = (next(k for k in df.paper_run.unique() if k.startswith(p)) for p in ("Dog", "Human"))
     memory = memory_tables()
     write_headline(HERE, f"AIR over NADA at the paper's scale, composed from measured CPU unit costs: Dog -> Cat {ratio[dog, 1000]:.2f}, "
-                   f"Human -> Baby {ratio[human, 1000]:.2f} with the paper's 1000 prompt latents ({ratio[human, 256]:.2f} with 256, the "
+                   f"Human -> Baby {ratio[human, 1000]:.2f} ({human.split(', ')[1]}) with the paper's 1000 prompt latents ({ratio[human, 256]:.2f} with 256, the "
                    f"smallest count whose anchor offsets agree to cosine 0.99); {memory}; no GPU figure at these model sizes yet.")
 
 
