@@ -412,8 +412,9 @@ def _read_values(rows: list[dict], trainer: Trainer) -> None:
 @patch
 def flush_log(self: Trainer) -> None:
     "Read every deferred value of `history` from the device (one sync); raises `AdaptationDiverged` at a non-finite loss."
-    _read_values(self.history[getattr(self, "_flushed", 0):], self)
-    self._flushed = len(self.history)
+    unread = len(self.history)
+    while unread and _PENDING in self.history[unread - 1]: unread -= 1   # the rows not read yet are the history's tail
+    _read_values(self.history[unread:], self)
 
 # %% ../../nbs/04b_trainer.ipynb #7202ec68
 def copied_state(obj):
